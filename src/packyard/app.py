@@ -1,0 +1,45 @@
+"""``create_app(settings)``: the FastAPI application with its adapters mounted. Nothing is built at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from packyard import __version__
+from packyard.adapters import errors
+from packyard.adapters.anaconda_api import auth, packages, uploads
+from packyard.adapters.conda import routes as conda_routes
+from packyard.adapters.files import router as files_router
+from packyard.adapters.tokens_in_path import PathTokenMiddleware
+from packyard.container import Container
+from packyard.settings import Settings
+
+log = logging.getLogger("packyard")
+
+
+def create_app(settings: Settings, container: Container | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        c = container or Container(settings)
+        app.state.container = c
+        removed = c.blobs.clean_temp(older_than=settings.signed_url_ttl)
+        dropped = c.uploads.cleanup(older_than=0)
+        if removed or dropped:
+            log.info("cleaned %d partial blob(s) and %d expired staged upload(s)", removed, dropped)
+        yield
+        if container is None:
+            c.close()
+
+    app = FastAPI(title="packyard", version=__version__, lifespan=lifespan, docs_url="/api/docs",
+                  openapi_url="/api/openapi.json", redoc_url=None)
+    errors.install(app)
+    app.include_router(auth.router, prefix="/api")
+    app.include_router(packages.router, prefix="/api")
+    app.include_router(uploads.router, prefix="/api")
+    app.include_router(conda_routes.router)
+    app.include_router(files_router)
+    app.add_middleware(PathTokenMiddleware)
+    return app

@@ -1,0 +1,202 @@
+"""The read side of conda channels: ``repodata.json`` bytes kept current per (owner, label, subdir).
+
+Each worker holds, per index, the records it has applied and the serial of the last event it applied. A
+request reads the index's serial (one indexed query); when the database is ahead, the worker applies only
+the events it has not seen, then re-assembles the document from pre-serialized records. So an upload never
+pays for the size of its channel, and a change is visible on every worker as soon as it commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import zstandard
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from packyard.domain import names
+from packyard.domain.permissions import Action, Principal, Resource, can
+from packyard.domain.repodata import assemble_repodata, channeldata
+from packyard.errors import NotFound
+from packyard.services.uow import UnitOfWork
+from packyard.storage.db import repositories as repo
+from packyard.storage.db.models import File
+
+_MAX_VARIANTS = 16  # distinct visibility views kept per index (public, owner, ...)
+
+
+@dataclass
+class IndexBytes:
+    body: bytes
+    etag: str
+    last_modified: float
+    _zst: bytes | None = None
+
+    def zst(self) -> bytes:
+        # One zstd frame for the whole document: py-rattler reads only the first frame of a file.
+        if self._zst is None:
+            self._zst = zstandard.ZstdCompressor(level=3).compress(self.body)
+        return self._zst
+
+
+@dataclass
+class _Index:
+    serial: int
+    records: dict[str, tuple[int, str]]  # filename → (package id, serialized record)
+    access: dict[int, str] = field(default_factory=dict)  # package id → access level
+    variants: dict[frozenset[int], IndexBytes] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _etag(data: bytes, kind: str) -> str:
+    return '"' + kind + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+
+
+def version_key(version: str) -> tuple[Any, ...]:
+    """An approximation of conda's version order that is right for the common numeric cases."""
+    parts = re.split(r"[._+-]", version.lower())
+    return tuple((0, int(p), "") if p.isdigit() else (-1, 0, p) for p in parts)
+
+
+class ChannelService:
+    def __init__(self, engine: Engine, uow: Callable[..., UnitOfWork]) -> None:
+        self._engine = engine
+        self._uow = uow
+        self._indexes: dict[int, _Index] = {}
+        self._lock = threading.Lock()
+        self._empty: dict[str, IndexBytes] = {}
+        self._channeldata: dict[tuple[int, str, int, frozenset[int]], IndexBytes] = {}
+
+    def repodata(self, principal: Principal, owner_login: str, label: str, subdir: str) -> IndexBytes:
+        """The repodata document this principal may see. ``NotFound`` for an unknown owner or subdir."""
+        names.check_subdir_or_404(subdir)
+        with Session(self._engine) as s:
+            found = repo.index_serial(s, owner_login, label, subdir)
+            if found is None:
+                raise NotFound(f"channel {owner_login!r} does not exist")
+            owner_id, index_id, serial = found
+            if index_id == 0:
+                return self._empty_index(subdir)
+            index = self._current(s, index_id, owner_id, label, subdir, serial)
+        return self._variant(index, principal, owner_id, subdir)
+
+    def _empty_index(self, subdir: str) -> IndexBytes:
+        if subdir not in self._empty:
+            body = assemble_repodata(subdir, {})
+            self._empty[subdir] = IndexBytes(body, _etag(body, ""), time.time())
+        return self._empty[subdir]
+
+    def _current(self, s: Session, index_id: int, owner_id: int, label: str, subdir: str, serial: int) -> _Index:
+        with self._lock:
+            index = self._indexes.get(index_id)
+            if index is None:
+                index = self._indexes[index_id] = _Index(serial=-1, records={})
+        if index.serial >= serial:
+            return index
+        with index.lock:
+            if index.serial >= serial:  # another thread caught up while we waited
+                return index
+            if index.serial < 0:
+                # Cold start: the serial is read *before* the records, so events that commit in between are
+                # replayed below; replaying an add or a remove twice is harmless.
+                start = serial
+                records = {fn: (pid, rec) for fn, pid, rec in repo.index_records(s, owner_id, label, subdir)}
+                s.rollback()  # a fresh snapshot for the events (PostgreSQL read committed; SQLite WAL)
+                found = repo.index_serial_by_id(s, index_id)
+                serial = max(serial, found)
+            else:
+                start, records = index.serial, dict(index.records)
+            for filename, package_id, record in repo.index_events_since(s, index_id, start, serial):
+                if not filename:
+                    continue  # a "touch": package access changed
+                if record is None:
+                    records.pop(filename, None)
+                else:
+                    records[filename] = (package_id or 0, record)
+            access = {pid: a for pid, (a, _) in repo.package_access(s, list({p for p, _ in records.values()})).items()}
+            index.records, index.access, index.variants, index.serial = records, access, {}, serial
+        return index
+
+    def _hidden(self, index_access: dict[int, str], principal: Principal, owner_id: int) -> frozenset[int]:
+        return frozenset(
+            pid for pid, access in index_access.items()
+            if not can(principal, Action.READ, Resource(owner_id, access))
+        )
+
+    def _variant(self, index: _Index, principal: Principal, owner_id: int, subdir: str) -> IndexBytes:
+        hidden = self._hidden(index.access, principal, owner_id)
+        found = index.variants.get(hidden)
+        if found is not None:
+            return found
+        with index.lock:
+            records = {fn: rec for fn, (pid, rec) in index.records.items() if pid not in hidden}
+            body = assemble_repodata(subdir, records)
+            built = IndexBytes(body, _etag(body, ""), time.time())
+            if len(index.variants) >= _MAX_VARIANTS:
+                index.variants.clear()
+            index.variants[hidden] = built
+            return built
+
+    def channeldata(self, principal: Principal, owner_login: str, label: str) -> IndexBytes:
+        with Session(self._engine) as s:
+            owner = repo.owner_by_login(s, owner_login)
+            if owner is None:
+                raise NotFound(f"channel {owner_login!r} does not exist")
+            serial = repo.owner_index_serials(s, owner.id, label)
+            rows = repo.channel_packages(s, owner.id, label)
+            hidden = frozenset(r.package_id for r in rows if not can(principal, Action.READ,
+                                                                      Resource(owner.id, r.access)))
+            key = (owner.id, label, serial, hidden)
+            cached = self._channeldata.get(key)
+            if cached is not None:
+                return cached
+            packages: dict[str, dict[str, Any]] = {}
+            subdirs: set[str] = {"noarch"}
+            for r in rows:
+                if r.package_id in hidden:
+                    continue
+                rec = json.loads(r.record)
+                subdirs.add(r.subdir)
+                entry = packages.setdefault(rec["name"], {
+                    "subdirs": [], "version": rec["version"], "timestamp": 0, "summary": r.summary,
+                    "home": r.home, "license": rec.get("license") or r.license, "dev_url": r.dev_url,
+                    "doc_url": r.doc_url, "source_url": None, "run_exports": {},
+                    "activate.d": False, "deactivate.d": False, "binary_prefix": False, "text_prefix": False,
+                    "post_link": False, "pre_link": False, "pre_unlink": False,
+                })
+                if r.subdir not in entry["subdirs"]:
+                    entry["subdirs"] = sorted([*entry["subdirs"], r.subdir])
+                if version_key(rec["version"]) > version_key(entry["version"]):
+                    entry["version"] = rec["version"]
+                entry["timestamp"] = max(entry["timestamp"], int(rec.get("timestamp", 0) or 0) // 1000)
+            body = channeldata(subdirs, packages)
+            built = IndexBytes(body, _etag(body, "c"), time.time())
+            if len(self._channeldata) > 256:
+                self._channeldata.clear()
+            self._channeldata[key] = built
+            return built
+
+    def channel_file(self, principal: Principal, owner_login: str, label: str, subdir: str, filename: str
+                     ) -> File:
+        """The file a channel URL names, if this principal may download it (else ``NotFound``)."""
+        names.check_subdir_or_404(subdir)
+        with self._uow() as uow:
+            owner = repo.owner_by_login(uow.session, owner_login)
+            if owner is None:
+                raise NotFound(f"channel {owner_login!r} does not exist")
+            f = repo.file_in_channel(uow.session, owner.id, label, subdir, filename)
+            access = repo.package_access(uow.session, [f.package_id]) if f else {}
+            if f is None or not can(principal, Action.READ, Resource(owner.id, access[f.package_id][0])):
+                raise NotFound(f"{owner_login}/label/{label}/{subdir}/{filename} does not exist")
+            return f
+
+    def count_download(self, file_id: int) -> None:
+        with self._uow(write=True) as uow:
+            repo.count_download(uow.session, file_id)

@@ -1,0 +1,37 @@
+"""The write side of conda indexes: every change to what a channel lists is an ``IndexEvent``, written in
+the same transaction as the change. Cost per change: one row lock and one insert per (label, subdir),
+whatever the size of the channel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy.orm import Session
+
+from packyard.storage.db import repositories as repo
+from packyard.storage.db.models import File
+
+
+def publish(s: Session, file: File, labels: Iterable[str]) -> None:
+    """List a conda file in the indexes of ``labels``."""
+    if file.subdir is None or file.record is None:
+        return
+    for label in sorted(set(labels)):
+        index = repo.lock_index(s, file.owner_id, label, file.subdir)
+        repo.add_index_event(s, index, file.filename, file.package_id, file.record)
+
+
+def unpublish(s: Session, file: File, labels: Iterable[str]) -> None:
+    """Stop listing a conda file in the indexes of ``labels``."""
+    if file.subdir is None or file.record is None:
+        return
+    for label in sorted(set(labels)):
+        index = repo.lock_index(s, file.owner_id, label, file.subdir)
+        repo.add_index_event(s, index, file.filename, file.package_id, None)
+
+
+def touch_owner(s: Session, owner_id: int) -> None:
+    """Make every index of an owner re-check package access (a package's visibility changed)."""
+    for index in repo.indexes_of_owner(s, owner_id):
+        locked = repo.lock_index(s, owner_id, index.label, index.subdir)
+        repo.add_index_event(s, locked, "", 0, None)
