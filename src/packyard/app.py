@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from packyard import __version__
 from packyard.adapters import errors
-from packyard.adapters.anaconda_api import auth, packages, uploads
+from packyard.adapters.anaconda_api import auth, orgs, packages, uploads
 from packyard.adapters.conda import routes as conda_routes
 from packyard.adapters.files import router as files_router
 from packyard.adapters.tokens_in_path import PathTokenMiddleware
@@ -39,6 +39,7 @@ def create_app(settings: Settings, container: Container | None = None) -> FastAP
     app.include_router(auth.router, prefix="/api")
     app.include_router(packages.router, prefix="/api")
     app.include_router(uploads.router, prefix="/api")
+    app.include_router(orgs.router, prefix="/api")
     app.include_router(conda_routes.router)
     app.include_router(files_router)
     app.add_middleware(PathTokenMiddleware)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -10,11 +13,16 @@ from rich.console import Console
 from packyard.errors import PackyardError
 from packyard.settings import Settings
 
+if TYPE_CHECKING:
+    from packyard.container import Container
+
 app = typer.Typer(help="packyard: a self-hosted conda channel, PyPI index and anaconda.org API server.",
                   no_args_is_help=True)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+org_app = typer.Typer(help="Manage organizations.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+app.add_typer(org_app, name="org")
 app.add_typer(db_app, name="db")
 console = Console(stderr=True)
 
@@ -45,6 +53,21 @@ def serve(
                 log_level="info")
 
 
+@contextmanager
+def _container() -> Iterator[Container]:
+    """A container for one command; domain errors become a red line and exit code 1."""
+    from packyard.container import Container
+
+    c = Container(_prepare())
+    try:
+        yield c
+    except PackyardError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        c.close()
+
+
 @user_app.command("create")
 def user_create(
     name: str,
@@ -53,18 +76,56 @@ def user_create(
     superuser: bool = typer.Option(False, "--superuser", help="May administer every namespace"),
 ) -> None:
     """Create a user (and so a namespace, a conda channel and a PyPI index)."""
-    from packyard.container import Container
-
-    settings = _prepare()
-    c = Container(settings)
-    try:
+    with _container() as c:
         user = c.accounts.create_user(name, password, email=email, superuser=superuser)
-    except PackyardError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from None
-    finally:
-        c.close()
     console.print(f"created user [bold]{user.login}[/]" + (" (superuser)" if superuser else ""))
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List users with their flags."""
+    from rich.table import Table
+
+    with _container() as c:
+        users = c.user_admin.list()
+    table = Table("login", "email", "superuser", "disabled", "created")
+    for u in users:
+        table.add_row(u.login, u.email or "", "yes" if u.is_superuser else "", "yes" if u.is_disabled else "",
+                      u.created_at.strftime("%Y-%m-%d"))
+    Console().print(table)
+
+
+@user_app.command("disable")
+def user_disable(name: str, enable: bool = typer.Option(False, "--enable", help="Enable again instead")) -> None:
+    """Disable a user: their tokens stop working at once."""
+    with _container() as c:
+        c.user_admin.set_disabled(name, not enable)
+    console.print(f"user [bold]{name}[/] {'enabled' if enable else 'disabled'}")
+
+
+@user_app.command("reset-password")
+def user_reset_password(name: str, password: str = typer.Option(..., "--password", prompt=True,
+                                                                  hide_input=True)) -> None:
+    """Set a new password for a user."""
+    with _container() as c:
+        c.user_admin.reset_password(name, password)
+    console.print(f"password of [bold]{name}[/] reset")
+
+
+@user_app.command("set-superuser")
+def user_set_superuser(name: str, revoke: bool = typer.Option(False, "--revoke", help="Take it away")) -> None:
+    """Make a user a superuser (or, with --revoke, no longer one)."""
+    with _container() as c:
+        c.user_admin.set_superuser(name, not revoke)
+    console.print(f"user [bold]{name}[/] is {'no longer ' if revoke else ''}a superuser")
+
+
+@org_app.command("create")
+def org_create(name: str, owner: str = typer.Option(..., "--owner", help="The user who owns it")) -> None:
+    """Create an organization (a namespace with groups) owned by a user."""
+    with _container() as c:
+        org = c.orgs.create(None, name, owner)
+    console.print(f"created organization [bold]{org.login}[/] owned by {owner}")
 
 
 @db_app.command("upgrade")

@@ -8,9 +8,10 @@ from functools import partial
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from packyard.services.accounts import AccountService
+from packyard.services.accounts import AccountService, UserAdminService
 from packyard.services.channels import ChannelService
 from packyard.services.downloads import UrlSigner
+from packyard.services.orgs import OrgService
 from packyard.services.packages import PackageService
 from packyard.services.uow import UnitOfWork
 from packyard.services.uploads import UploadService
@@ -30,6 +31,8 @@ class Container:
         self.packages = PackageService(uow, self.blobs, settings.max_metadata_field)
         self.uploads = UploadService(uow, self.blobs, settings.signed_url_ttl, settings.max_metadata_field)
         self.channels = ChannelService(self.engine, uow)
+        self.orgs = OrgService(uow, self.packages)
+        self.user_admin = UserAdminService(uow)
         self.signer = UrlSigner(settings.resolved_secret_key(), settings.signed_url_ttl)
 
     def close(self) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from packyard.container import Container
-from packyard.domain.permissions import ANONYMOUS, Principal
+from packyard.domain.permissions import ANONYMOUS, Principal, Surface
 from packyard.errors import Unauthenticated
 
 PATH_TOKEN = "packyard.path_token"
@@ -20,6 +20,13 @@ def container(request: Request) -> Container:
 
 
 def principal(request: Request) -> Principal:
+    """The caller, on the surface the request came through (token scopes are per surface)."""
+    path = request.scope["path"]
+    surface = Surface.CONDA if path.startswith("/conda/") else Surface.PYPI if path.startswith("/pypi/") else Surface.API
+    return _credentials(request).on(surface)
+
+
+def _credentials(request: Request) -> Principal:
     """Credentials in the order clients send them: a ``/t/<token>/`` path prefix, then the Authorization
     header (``token T`` from anaconda-client, ``Bearer T``, or Basic with ``__token__`` or a password)."""
     c = container(request)

@@ -10,9 +10,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from packyard.domain import names
-from packyard.domain.permissions import ANONYMOUS, Principal
+from packyard.domain.permissions import ANONYMOUS, SCOPES, Principal
 from packyard.domain.tokens import hash_token, new_token
-from packyard.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
+from packyard.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from packyard.services.access import namespace_grants
 from packyard.services.uow import UnitOfWork
 from packyard.storage.db import repositories as repo
 from packyard.storage.db.base import utcnow
@@ -77,13 +78,23 @@ class AccountService:
 
     # -- tokens -----------------------------------------------------------------------------------------
 
+    def issue_token_for(self, principal: Principal, req: TokenRequest) -> str:
+        """A token for the caller. Only a password or a full-rights token may make tokens (a scoped token
+        must not mint itself wider ones)."""
+        if principal.acts_for_id is not None or (principal.scopes and "all" not in principal.scopes):
+            raise PermissionDenied("token lacks scope all: log in with a password to create tokens")
+        return self.issue_token(self.current_user(principal), req)
+
     def issue_token(self, user: Owner, req: TokenRequest) -> str:
         """Create a token and return its secret (shown once). ``AlreadyExists`` when a live token with that
         name exists and ``fail_if_exists`` is set; otherwise the old one is replaced."""
         if not req.name or len(req.name) > 200:
             raise InvalidInput("token name must be 1-200 characters")
-        if req.max_age is not None and req.max_age <= 0:
+        if req.max_age is not None and (not isinstance(req.max_age, int) or req.max_age <= 0):
             raise InvalidInput("max-age must be a positive number of seconds")
+        unknown = sorted(set(req.scopes) - set(SCOPES))
+        if unknown:
+            raise InvalidInput(f"unknown scope {unknown[0]!r}; known scopes: {', '.join(sorted(SCOPES))}")
         secret = new_token()
         with self._uow(write=True) as uow:
             acts_for_id = None
@@ -91,6 +102,10 @@ class AccountService:
                 org = repo.owner_by_login(uow.session, req.acts_for)
                 if org is None:
                     raise NotFound(f"organization {req.acts_for!r} does not exist")
+                as_user = Principal(user_id=user.id, login=user.login, is_superuser=user.is_superuser)
+                if org.id != user.id and not user.is_superuser and \
+                        not namespace_grants(uow.session, as_user, org).admin:
+                    raise PermissionDenied(f"{user.login} does not administer {org.login}")
                 acts_for_id = org.id
             # Login sessions are not unique by name: the client names them after the OS user and host, which
             # several people (or test HOMEs) can share; each login gets its own token.
@@ -122,7 +137,8 @@ class AccountService:
             if user.is_disabled:
                 raise Unauthenticated(f"user {user.login!r} is disabled")
             return Principal(user_id=user.id, login=user.login, is_superuser=user.is_superuser,
-                             scopes=frozenset(token.scopes or ()), token_id=token.id)
+                             scopes=frozenset(token.scopes or ()), token_id=token.id,
+                             acts_for_id=token.acts_for_id)
 
     def principal_for_password(self, login: str, password: str) -> Principal:
         user = self.authenticate_password(login, password)
@@ -173,3 +189,35 @@ class AccountService:
 
 
 __all__ = ["ANONYMOUS", "AccountService", "TokenRequest"]
+
+
+class UserAdminService:
+    """What a superuser does from the server's command line."""
+
+    def __init__(self, uow: Callable[..., UnitOfWork]) -> None:
+        self._uow = uow
+
+    def list(self) -> list[Owner]:
+        with self._uow() as uow:
+            return list(repo.all_users(uow.session))
+
+    def _user(self, uow: UnitOfWork, login: str) -> Owner:
+        user = repo.owner_by_login(uow.session, login)
+        if user is None or user.kind != "user":
+            raise NotFound(f"user {login!r} does not exist")
+        return user
+
+    def set_disabled(self, login: str, disabled: bool = True) -> None:
+        """A disabled user's tokens stop working at once (they are checked on every request)."""
+        with self._uow(write=True) as uow:
+            self._user(uow, login).is_disabled = disabled
+
+    def reset_password(self, login: str, password: str) -> None:
+        if len(password) < 8:
+            raise InvalidInput("password must be at least 8 characters")
+        with self._uow(write=True) as uow:
+            self._user(uow, login).password_hash = _hasher.hash(password)
+
+    def set_superuser(self, login: str, value: bool = True) -> None:
+        with self._uow(write=True) as uow:
+            self._user(uow, login).is_superuser = value

@@ -25,9 +25,10 @@ from packyard.domain import names
 from packyard.domain.permissions import Action, Principal, Resource, can
 from packyard.domain.repodata import assemble_repodata, channeldata
 from packyard.errors import NotFound
+from packyard.services.access import NamespaceGrants, namespace_grants, require
 from packyard.services.uow import UnitOfWork
 from packyard.storage.db import repositories as repo
-from packyard.storage.db.models import File
+from packyard.storage.db.models import File, Owner
 
 _MAX_VARIANTS = 16  # distinct visibility views kept per index (public, owner, ...)
 
@@ -82,10 +83,22 @@ class ChannelService:
             if found is None:
                 raise NotFound(f"channel {owner_login!r} does not exist")
             owner_id, index_id, serial = found
+            grants = self._grants(s, principal, owner_id)
             if index_id == 0:
                 return self._empty_index(subdir)
             index = self._current(s, index_id, owner_id, label, subdir, serial)
-        return self._variant(index, principal, owner_id, subdir)
+        return self._variant(index, principal, grants, owner_id, subdir)
+
+    @staticmethod
+    def _grants(s: Session, principal: Principal, owner_id: int) -> NamespaceGrants:
+        """The caller's grants in the namespace (no query for anonymous callers, the common case)."""
+        if not principal.authenticated:
+            return NamespaceGrants()
+        owner = s.get(Owner, owner_id)
+        assert owner is not None
+        grants = namespace_grants(s, principal, owner)
+        require(s, principal, Action.READ, owner, grants=grants)  # a token without a conda scope stops here
+        return grants
 
     def _empty_index(self, subdir: str) -> IndexBytes:
         if subdir not in self._empty:
@@ -124,14 +137,18 @@ class ChannelService:
             index.records, index.access, index.variants, index.serial = records, access, {}, serial
         return index
 
-    def _hidden(self, index_access: dict[int, str], principal: Principal, owner_id: int) -> frozenset[int]:
+    @staticmethod
+    def _hidden(index_access: dict[int, str], principal: Principal, grants: NamespaceGrants, owner_id: int
+                ) -> frozenset[int]:
         return frozenset(
             pid for pid, access in index_access.items()
-            if not can(principal, Action.READ, Resource(owner_id, access))
+            if access != "public" and not can(principal, Action.READ, Resource(owner_id, access),
+                                              grants.for_package(pid))
         )
 
-    def _variant(self, index: _Index, principal: Principal, owner_id: int, subdir: str) -> IndexBytes:
-        hidden = self._hidden(index.access, principal, owner_id)
+    def _variant(self, index: _Index, principal: Principal, grants: NamespaceGrants, owner_id: int, subdir: str
+                 ) -> IndexBytes:
+        hidden = self._hidden(index.access, principal, grants, owner_id)
         found = index.variants.get(hidden)
         if found is not None:
             return found
@@ -149,10 +166,10 @@ class ChannelService:
             owner = repo.owner_by_login(s, owner_login)
             if owner is None:
                 raise NotFound(f"channel {owner_login!r} does not exist")
+            grants = self._grants(s, principal, owner.id)
             serial = repo.owner_index_serials(s, owner.id, label)
             rows = repo.channel_packages(s, owner.id, label)
-            hidden = frozenset(r.package_id for r in rows if not can(principal, Action.READ,
-                                                                      Resource(owner.id, r.access)))
+            hidden = self._hidden({r.package_id: r.access for r in rows}, principal, grants, owner.id)
             key = (owner.id, label, serial, hidden)
             cached = self._channeldata.get(key)
             if cached is not None:
@@ -191,9 +208,11 @@ class ChannelService:
             owner = repo.owner_by_login(uow.session, owner_login)
             if owner is None:
                 raise NotFound(f"channel {owner_login!r} does not exist")
+            grants = self._grants(uow.session, principal, owner.id)
             f = repo.file_in_channel(uow.session, owner.id, label, subdir, filename)
             access = repo.package_access(uow.session, [f.package_id]) if f else {}
-            if f is None or not can(principal, Action.READ, Resource(owner.id, access[f.package_id][0])):
+            if f is None or f.package_id in self._hidden({f.package_id: access[f.package_id][0]}, principal,
+                                                          grants, owner.id):
                 raise NotFound(f"{owner_login}/label/{label}/{subdir}/{filename} does not exist")
             return f
 

@@ -9,13 +9,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from packyard.domain import names
-from packyard.domain.permissions import Action, Principal, Resource, can
-from packyard.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from packyard.domain.permissions import Action, Principal
+from packyard.errors import AlreadyExists, InvalidInput, NotFound
 from packyard.services import indexing
+from packyard.services.access import namespace_grants, readable, require
 from packyard.services.uow import UnitOfWork
 from packyard.storage.blobs.base import BlobStore
 from packyard.storage.db import repositories as repo
-from packyard.storage.db.models import File, Owner, Package, Release
+from packyard.storage.db.models import File, GroupPackage, Owner, Package, Release
 
 PACKAGE_TYPES = ("conda", "pypi", "file", "ipynb", "env", "r", "project", "installer")
 ACCESS_LEVELS = ("public", "authenticated", "private")
@@ -28,20 +29,6 @@ class PackageView:
     package: Package
     releases: list[Release] = field(default_factory=list)
     files: list[File] = field(default_factory=list)
-
-
-def require(principal: Principal, action: Action, owner: Owner, package: Package | None = None) -> None:
-    """Raise unless ``principal`` may do ``action``. A package the caller may not read is reported as missing,
-    so private names do not leak."""
-    resource = Resource(owner_id=owner.id, package_access=package.access if package else None)
-    if can(principal, action, resource):
-        return
-    if action is Action.READ and package is not None:
-        raise NotFound(f"Package {owner.login}/{package.name} does not exist")
-    if not principal.authenticated:
-        raise Unauthenticated("authentication required: log in with `anaconda login` or pass a token")
-    target = f"{owner.login}/{package.name}" if package else owner.login
-    raise PermissionDenied(f"user {principal.login!r} may not {action.value} {target}")
 
 
 def get_owner(s: Session, login: str) -> Owner:
@@ -57,9 +44,7 @@ def get_package(s: Session, principal: Principal, owner_login: str, name: str, a
     package = repo.package(s, owner.id, name)
     if package is None:
         raise NotFound(f"Package {owner.login}/{name} does not exist")
-    require(principal, Action.READ, owner, package)
-    if action is not Action.READ:
-        require(principal, action, owner, package)
+    require(s, principal, action, owner, package)
     return owner, package
 
 
@@ -90,10 +75,11 @@ class PackageService:
     def list_for_owner(self, principal: Principal, owner_login: str) -> list[PackageView]:
         with self._uow() as uow:
             owner = get_owner(uow.session, owner_login)
+            grants = namespace_grants(uow.session, principal, owner)
             return [
                 PackageView(p, list(repo.releases_of(uow.session, p.id)), list(repo.files_of_package(uow.session, p.id)))
                 for p in repo.packages_of(uow.session, owner.id)
-                if can(principal, Action.READ, Resource(owner.id, p.access))
+                if readable(principal, owner, grants, p.id, p.access)
             ]
 
     def search(self, principal: Principal, query: str, package_type: str | None, platform: str | None
@@ -101,7 +87,9 @@ class PackageService:
         with self._uow() as uow:
             views = []
             for p in repo.search_packages(uow.session, query, package_type):
-                if not can(principal, Action.READ, Resource(p.owner_id, p.access)):
+                if p.access != "public" and not readable(
+                    principal, p.owner, namespace_grants(uow.session, principal, p.owner), p.id, p.access
+                ):
                     continue
                 files = list(repo.files_of_package(uow.session, p.id))
                 if platform and not any((f.subdir or "").startswith(platform) for f in files):
@@ -117,14 +105,23 @@ class PackageService:
         with self._uow(write=True) as uow:
             s = uow.session
             owner = get_owner(s, owner_login)
-            require(principal, Action.WRITE, owner)
+            grants = namespace_grants(s, principal, owner)
+            require(s, principal, Action.WRITE, owner, grants=grants)
             if repo.package(s, owner.id, name) is not None:
                 raise AlreadyExists(f"Package {owner.login}/{name} already exists")
+            if access is not None and access not in ACCESS_LEVELS:
+                raise InvalidInput(f"access must be one of {', '.join(ACCESS_LEVELS)}")
             package = Package(owner_id=owner.id, name=name, name_key=name.lower(),
                               access=access or ("public" if public else "private"), package_types=[])
             self._apply_attrs(package, attrs)
             s.add(package)
             s.flush()
+            if not grants.admin and principal.user_id is not None and owner.kind == "org":
+                # A read-write group member who creates a package keeps write access to it through the
+                # groups that let them create it.
+                for group in repo.member_groups(s, owner.id, principal.user_id):
+                    if group.permission == "write":
+                        s.add(GroupPackage(group_id=group.id, package_id=package.id))
             return package
 
     def _apply_attrs(self, package: Package, attrs: dict[str, Any]) -> None:
@@ -150,7 +147,8 @@ class PackageService:
 
     def update(self, principal: Principal, owner_login: str, name: str, attrs: dict[str, Any]) -> Package:
         with self._uow(write=True) as uow:
-            _, package = get_package(uow.session, principal, owner_login, name, Action.WRITE)
+            needed = Action.ADMIN if "access" in attrs else Action.WRITE
+            _, package = get_package(uow.session, principal, owner_login, name, needed)
             self._apply_attrs(package, attrs)
             if "access" in attrs:
                 if attrs["access"] not in ACCESS_LEVELS:
@@ -163,10 +161,14 @@ class PackageService:
     def delete(self, principal: Principal, owner_login: str, name: str) -> None:
         with self._uow(write=True) as uow:
             s = uow.session
-            _, package = get_package(s, principal, owner_login, name, Action.DELETE)
-            for f in repo.files_of_package(s, package.id):
-                self._remove_file(uow, f)
-            s.delete(package)
+            _, package = get_package(s, principal, owner_login, name, Action.ADMIN)
+            self.delete_in(uow, package)
+
+    def delete_in(self, uow: UnitOfWork, package: Package) -> None:
+        """Remove a package with its files (and their index entries) inside the caller's unit of work."""
+        for f in repo.files_of_package(uow.session, package.id):
+            self._remove_file(uow, f)
+        uow.session.delete(package)
 
     # -- releases ---------------------------------------------------------------------------------------
 

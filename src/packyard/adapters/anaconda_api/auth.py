@@ -29,7 +29,6 @@ def authentication_type() -> dict[str, str]:
 @router.post("/authentications")
 def create_token(c: ContainerDep, who: PrincipalDep, body: dict[str, Any] | None = Body(None)) -> dict[str, Any]:
     body = body or {}
-    user = c.accounts.current_user(who)
     scopes = body.get("scopes")
     note = str(body.get("note") or "packyard token")
     req = TokenRequest(
@@ -38,7 +37,7 @@ def create_token(c: ContainerDep, who: PrincipalDep, body: dict[str, Any] | None
         acts_for=body.get("user"), fail_if_exists=bool(body.get("fail-if-exists", False)),
         is_login=scopes is None and not body.get("user"),
     )
-    return {"token": c.accounts.issue_token(user, req)}
+    return {"token": c.accounts.issue_token_for(who, req)}
 
 
 @router.get("/authentication")
@@ -80,9 +79,9 @@ def current_user(request: Request, c: ContainerDep, who: PrincipalDep) -> dict[s
 
 
 @router.get("/user/orgs")
-def my_orgs(c: ContainerDep, who: PrincipalDep) -> list[dict[str, Any]]:
-    c.accounts.current_user(who)
-    return []
+def my_orgs(request: Request, c: ContainerDep, who: PrincipalDep) -> list[dict[str, Any]]:
+    user = c.accounts.current_user(who)
+    return [user_json(o, base_url(request)) for o in c.orgs.orgs_of(user.login)]
 
 
 @router.get("/user/{login}")
@@ -91,6 +90,5 @@ def get_user(login: str, request: Request, c: ContainerDep) -> dict[str, Any]:
 
 
 @router.get("/users/{login}/orgs")
-def user_orgs(login: str, c: ContainerDep) -> list[dict[str, Any]]:
-    c.accounts.get_owner(login)
-    return []
+def user_orgs(login: str, request: Request, c: ContainerDep) -> list[dict[str, Any]]:
+    return [user_json(o, base_url(request)) for o in c.orgs.orgs_of(login)]
