@@ -11,10 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import zstandard
@@ -26,11 +25,11 @@ from packyard.domain.permissions import Action, Principal, Resource, can
 from packyard.domain.repodata import assemble_repodata, channeldata
 from packyard.errors import NotFound
 from packyard.services.access import NamespaceGrants, namespace_grants, require
+from packyard.services.index_cache import CachedIndex, IndexCache
 from packyard.services.uow import UnitOfWork
 from packyard.storage.db import repositories as repo
 from packyard.storage.db.models import File, Owner
 
-_MAX_VARIANTS = 16  # distinct visibility views kept per index (public, owner, ...)
 
 
 @dataclass
@@ -47,15 +46,6 @@ class IndexBytes:
         return self._zst
 
 
-@dataclass
-class _Index:
-    serial: int
-    records: dict[str, tuple[int, str]]  # filename → (package id, serialized record)
-    access: dict[int, str] = field(default_factory=dict)  # package id → access level
-    variants: dict[frozenset[int], IndexBytes] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
 def _etag(data: bytes, kind: str) -> str:
     return '"' + kind + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
 
@@ -70,8 +60,7 @@ class ChannelService:
     def __init__(self, engine: Engine, uow: Callable[..., UnitOfWork]) -> None:
         self._engine = engine
         self._uow = uow
-        self._indexes: dict[int, _Index] = {}
-        self._lock = threading.Lock()
+        self._cache = IndexCache()
         self._empty: dict[str, IndexBytes] = {}
         self._channeldata: dict[tuple[int, str, int, frozenset[int]], IndexBytes] = {}
 
@@ -86,8 +75,9 @@ class ChannelService:
             grants = self._grants(s, principal, owner_id)
             if index_id == 0:
                 return self._empty_index(subdir)
-            index = self._current(s, index_id, owner_id, label, subdir, serial)
-        return self._variant(index, principal, grants, owner_id, subdir)
+            index = self._cache.current(s, index_id, owner_id, label, subdir, serial)
+        hidden = self._hidden(index.access, principal, grants, owner_id)
+        return index.view(hidden, lambda: self._build(index, hidden, subdir))
 
     @staticmethod
     def _grants(s: Session, principal: Principal, owner_id: int) -> NamespaceGrants:
@@ -106,37 +96,6 @@ class ChannelService:
             self._empty[subdir] = IndexBytes(body, _etag(body, ""), time.time())
         return self._empty[subdir]
 
-    def _current(self, s: Session, index_id: int, owner_id: int, label: str, subdir: str, serial: int) -> _Index:
-        with self._lock:
-            index = self._indexes.get(index_id)
-            if index is None:
-                index = self._indexes[index_id] = _Index(serial=-1, records={})
-        if index.serial >= serial:
-            return index
-        with index.lock:
-            if index.serial >= serial:  # another thread caught up while we waited
-                return index
-            if index.serial < 0:
-                # Cold start: the serial is read *before* the records, so events that commit in between are
-                # replayed below; replaying an add or a remove twice is harmless.
-                start = serial
-                records = {fn: (pid, rec) for fn, pid, rec in repo.index_records(s, owner_id, label, subdir)}
-                s.rollback()  # a fresh snapshot for the events (PostgreSQL read committed; SQLite WAL)
-                found = repo.index_serial_by_id(s, index_id)
-                serial = max(serial, found)
-            else:
-                start, records = index.serial, dict(index.records)
-            for filename, package_id, record in repo.index_events_since(s, index_id, start, serial):
-                if not filename:
-                    continue  # a "touch": package access changed
-                if record is None:
-                    records.pop(filename, None)
-                else:
-                    records[filename] = (package_id or 0, record)
-            access = {pid: a for pid, (a, _) in repo.package_access(s, list({p for p, _ in records.values()})).items()}
-            index.records, index.access, index.variants, index.serial = records, access, {}, serial
-        return index
-
     @staticmethod
     def _hidden(index_access: dict[int, str], principal: Principal, grants: NamespaceGrants, owner_id: int
                 ) -> frozenset[int]:
@@ -146,20 +105,11 @@ class ChannelService:
                                               grants.for_package(pid))
         )
 
-    def _variant(self, index: _Index, principal: Principal, grants: NamespaceGrants, owner_id: int, subdir: str
-                 ) -> IndexBytes:
-        hidden = self._hidden(index.access, principal, grants, owner_id)
-        found = index.variants.get(hidden)
-        if found is not None:
-            return found
-        with index.lock:
-            records = {fn: rec for fn, (pid, rec) in index.records.items() if pid not in hidden}
-            body = assemble_repodata(subdir, records)
-            built = IndexBytes(body, _etag(body, ""), time.time())
-            if len(index.variants) >= _MAX_VARIANTS:
-                index.variants.clear()
-            index.variants[hidden] = built
-            return built
+    @staticmethod
+    def _build(index: CachedIndex, hidden: frozenset[int], subdir: str) -> IndexBytes:
+        records = {fn: rec for fn, (pid, rec) in index.records.items() if pid not in hidden}
+        body = assemble_repodata(subdir, records)
+        return IndexBytes(body, _etag(body, ""), time.time())
 
     def channeldata(self, principal: Principal, owner_login: str, label: str) -> IndexBytes:
         with Session(self._engine) as s:
