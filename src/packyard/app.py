@@ -12,6 +12,7 @@ from packyard import __version__
 from packyard.adapters import errors
 from packyard.adapters.anaconda_api import auth, orgs, packages, uploads
 from packyard.adapters.conda import routes as conda_routes
+from packyard.adapters.pypi import routes as pypi_routes
 from packyard.adapters.files import router as files_router
 from packyard.adapters.tokens_in_path import PathTokenMiddleware
 from packyard.container import Container
@@ -41,6 +42,7 @@ def create_app(settings: Settings, container: Container | None = None) -> FastAP
     app.include_router(uploads.router, prefix="/api")
     app.include_router(orgs.router, prefix="/api")
     app.include_router(conda_routes.router)
+    app.include_router(pypi_routes.router)
     app.include_router(files_router)
     app.add_middleware(PathTokenMiddleware)
     return app

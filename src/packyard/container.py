@@ -13,6 +13,7 @@ from packyard.services.channels import ChannelService
 from packyard.services.downloads import UrlSigner
 from packyard.services.orgs import OrgService
 from packyard.services.packages import PackageService
+from packyard.services.pypi import PypiService
 from packyard.services.uow import UnitOfWork
 from packyard.services.uploads import UploadService
 from packyard.settings import Settings
@@ -32,6 +33,7 @@ class Container:
         self.uploads = UploadService(uow, self.blobs, settings.signed_url_ttl, settings.max_metadata_field)
         self.channels = ChannelService(self.engine, uow)
         self.orgs = OrgService(uow, self.packages)
+        self.pypi = PypiService(self.engine, uow, self.blobs)
         self.user_admin = UserAdminService(uow)
         self.signer = UrlSigner(settings.resolved_secret_key(), settings.signed_url_ttl)
 

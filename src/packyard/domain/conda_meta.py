@@ -22,6 +22,8 @@ _NOT_IN_RECORD = frozenset(
      "machine", "operatingsystem"}
 )
 _MAX_JSON = 4 * 1024 * 1024  # index.json/about.json larger than this are refused
+# What a damaged zstd member of a .conda raises (backports.zstd / compression.zstd).
+_ZSTD_ERROR: type[Exception] = getattr(package_streaming.zstd, "ZstdError", RuntimeError)
 
 
 @dataclass
@@ -66,6 +68,10 @@ def _read_json(fh: BinaryIO | None, member: str) -> dict[str, Any]:
         raise InvalidInput(f"{member} is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise InvalidInput(f"{member} must hold a JSON object")
+    try:  # "\ud800" escapes decode to lone surrogates, which no UTF-8 column or document can hold
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{member} holds a string that is not valid Unicode (a lone surrogate)") from None
     return value
 
 
@@ -99,9 +105,16 @@ def read_conda_artifact(filename: str, fileobj: BinaryIO) -> CondaArtifact:
                 if fh is not None:  # decompress to verify; bz2 checks its own CRCs
                     while fh.read(1024 * 1024):
                         pass
+        if not read_all:  # .conda: the payload is a member of its own; decompress it to verify it too
+            fileobj.seek(0)
+            for tar, member in package_streaming.stream_conda_component(filename, fileobj, "pkg"):
+                fh = tar.extractfile(member) if member.isfile() else None
+                while fh is not None and fh.read(1024 * 1024):
+                    pass
     except InvalidInput:
         raise
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, RuntimeError) as exc:
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError, LookupError, RuntimeError,
+            _ZSTD_ERROR) as exc:
         raise InvalidInput(f"corrupt or truncated conda archive: {exc or type(exc).__name__}") from None
     if index is None:
         raise InvalidInput("not a conda package: info/index.json is missing")

@@ -28,7 +28,7 @@ _RESERVED_LOGINS = frozenset({"api", "conda", "pypi", "t", "static", "files", "l
 
 def check_login(login: str) -> str:
     value = login.lower()
-    if not _LOGIN.match(value) or value in _RESERVED_LOGINS:
+    if not _LOGIN.fullmatch(value) or value in _RESERVED_LOGINS:
         raise InvalidInput(
             f"invalid name {login!r}: use 1-64 lower-case letters, digits, '-', '_' or '.', "
             "starting with a letter or digit"
@@ -37,7 +37,7 @@ def check_login(login: str) -> str:
 
 
 def check_package_name(name: str) -> str:
-    if not _PACKAGE.match(name):
+    if not _PACKAGE.fullmatch(name):
         raise InvalidInput(
             f"invalid package name {name!r}: use letters, digits, '_', '-', '.', '+' (at most 200)"
         )
@@ -45,13 +45,13 @@ def check_package_name(name: str) -> str:
 
 
 def check_version(version: str) -> str:
-    if not _VERSION.match(version):
+    if not _VERSION.fullmatch(version):
         raise InvalidInput(f"invalid version {version!r}")
     return version
 
 
 def check_label(label: str) -> str:
-    if not _LABEL.match(label):
+    if not _LABEL.fullmatch(label):
         raise InvalidInput(
             f"invalid label {label!r}: start with a letter; then letters, digits, '_', '-' or '.'"
         )
@@ -103,7 +103,7 @@ def strip_conda_extension(filename: str) -> tuple[str, str]:
 
 
 def check_conda_name(name: str) -> str:
-    if not _CONDA_NAME.match(name) or len(name) > 128:
+    if not _CONDA_NAME.fullmatch(name) or len(name) > 128:
         raise InvalidInput(f"invalid conda package name {name!r}")
     return name
 

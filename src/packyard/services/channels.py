@@ -8,15 +8,12 @@ pays for the size of its channel, and a change is visible on every worker as soo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-import zstandard
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -25,29 +22,11 @@ from packyard.domain.permissions import Action, Principal, Resource, can
 from packyard.domain.repodata import assemble_repodata, channeldata
 from packyard.errors import NotFound
 from packyard.services.access import NamespaceGrants, namespace_grants, require
-from packyard.services.index_cache import CachedIndex, IndexCache
+from packyard.services.index_cache import CachedIndex, IndexBytes, IndexCache, etag
 from packyard.services.uow import UnitOfWork
 from packyard.storage.db import repositories as repo
 from packyard.storage.db.models import File, Owner
 
-
-
-@dataclass
-class IndexBytes:
-    body: bytes
-    etag: str
-    last_modified: float
-    _zst: bytes | None = None
-
-    def zst(self) -> bytes:
-        # One zstd frame for the whole document: py-rattler reads only the first frame of a file.
-        if self._zst is None:
-            self._zst = zstandard.ZstdCompressor(level=3).compress(self.body)
-        return self._zst
-
-
-def _etag(data: bytes, kind: str) -> str:
-    return '"' + kind + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
 
 
 def version_key(version: str) -> tuple[Any, ...]:
@@ -93,7 +72,7 @@ class ChannelService:
     def _empty_index(self, subdir: str) -> IndexBytes:
         if subdir not in self._empty:
             body = assemble_repodata(subdir, {})
-            self._empty[subdir] = IndexBytes(body, _etag(body, ""), time.time())
+            self._empty[subdir] = IndexBytes(body, etag(body, ""), time.time())
         return self._empty[subdir]
 
     @staticmethod
@@ -109,7 +88,7 @@ class ChannelService:
     def _build(index: CachedIndex, hidden: frozenset[int], subdir: str) -> IndexBytes:
         records = {fn: rec for fn, (pid, rec) in index.records.items() if pid not in hidden}
         body = assemble_repodata(subdir, records)
-        return IndexBytes(body, _etag(body, ""), time.time())
+        return IndexBytes(body, etag(body, ""), time.time())
 
     def channeldata(self, principal: Principal, owner_login: str, label: str) -> IndexBytes:
         with Session(self._engine) as s:
@@ -144,7 +123,7 @@ class ChannelService:
                     entry["version"] = rec["version"]
                 entry["timestamp"] = max(entry["timestamp"], int(rec.get("timestamp", 0) or 0) // 1000)
             body = channeldata(subdirs, packages)
-            built = IndexBytes(body, _etag(body, "c"), time.time())
+            built = IndexBytes(body, etag(body, "c"), time.time())
             if len(self._channeldata) > 256:
                 self._channeldata.clear()
             self._channeldata[key] = built

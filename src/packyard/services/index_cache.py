@@ -8,16 +8,38 @@ has not seen. So no worker needs to be told of a change, and an upload never pay
 
 from __future__ import annotations
 
+import hashlib
 import threading
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import zstandard
 
 from sqlalchemy.orm import Session
 
 from packyard.storage.db import repositories as repo
 
 _MAX_VARIANTS = 16  # distinct views kept per index (public, owner, a group member, ...)
+
+
+@dataclass
+class IndexBytes:
+    body: bytes
+    etag: str
+    last_modified: float
+    _zst: bytes | None = None
+
+    def zst(self) -> bytes:
+        # One zstd frame for the whole document: py-rattler reads only the first frame of a file.
+        if self._zst is None:
+            self._zst = zstandard.ZstdCompressor(level=3).compress(self.body)
+        return self._zst
+
+
+def etag(data: bytes, kind: str) -> str:
+    return '"' + kind + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
 
 
 @dataclass

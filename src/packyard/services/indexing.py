@@ -12,21 +12,33 @@ from packyard.storage.db import repositories as repo
 from packyard.storage.db.models import File
 
 
+PYPI_INDEX = "pypi"  # the index kind of Python files (conda indexes are named by their subdir)
+
+
+def index_kind(file: File) -> str | None:
+    """Which index lists this file: its conda subdir, the PyPI index, or none (other file types)."""
+    if file.record is None:
+        return None
+    return PYPI_INDEX if file.type == "pypi" else file.subdir
+
+
 def publish(s: Session, file: File, labels: Iterable[str]) -> None:
-    """List a conda file in the indexes of ``labels``."""
-    if file.subdir is None or file.record is None:
+    """List a file in the indexes of ``labels``."""
+    kind = index_kind(file)
+    if kind is None:
         return
     for label in sorted(set(labels)):
-        index = repo.lock_index(s, file.owner_id, label, file.subdir)
+        index = repo.lock_index(s, file.owner_id, label, kind)
         repo.add_index_event(s, index, file.filename, file.package_id, file.record)
 
 
 def unpublish(s: Session, file: File, labels: Iterable[str]) -> None:
-    """Stop listing a conda file in the indexes of ``labels``."""
-    if file.subdir is None or file.record is None:
+    """Stop listing a file in the indexes of ``labels``."""
+    kind = index_kind(file)
+    if kind is None:
         return
     for label in sorted(set(labels)):
-        index = repo.lock_index(s, file.owner_id, label, file.subdir)
+        index = repo.lock_index(s, file.owner_id, label, kind)
         repo.add_index_event(s, index, file.filename, file.package_id, None)
 
 

@@ -19,16 +19,21 @@ from typing import Any, BinaryIO
 from packyard.domain import names
 from packyard.domain.conda_meta import read_conda_artifact, longest_string
 from packyard.domain.permissions import Action, Principal
+from packyard.domain.python_meta import check_pep440, normalize, read_python_artifact
 from packyard.domain.repodata import serialize_record
 from packyard.domain.tokens import hash_token
 from packyard.errors import AlreadyExists, InvalidDigest, InvalidInput, NotFound, UploadExpired
-from packyard.services import indexing
+from packyard.services import files
 from packyard.services.packages import PACKAGE_TYPES, get_package
 from packyard.services.uow import UnitOfWork
 from packyard.storage.blobs.base import BlobStore, StoredBlob
 from packyard.storage.db import repositories as repo
 from packyard.storage.db.base import utcnow
-from packyard.storage.db.models import File, FileLabel, Label, StagedUpload
+from packyard.storage.db.models import File, StagedUpload
+
+
+class _ContentRefused(InvalidInput):
+    """The stored bytes are not an acceptable file: they can never be committed, so they are dropped."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,29 @@ class UploadService:
 
     def commit(self, principal: Principal, owner_login: str, name: str, version: str, basename: str,
                dist_id: Any) -> tuple[str, File]:
+        """Like ``_commit``; when the archive itself is refused, its staged row and blob are dropped at once
+        (nothing of a refused upload stays stored)."""
+        try:
+            return self._commit(principal, owner_login, name, version, basename, dist_id)
+        except _ContentRefused:
+            self._discard(dist_id)
+            raise
+
+    def _discard(self, dist_id: str) -> None:
+        with self._uow(write=True) as uow:
+            staged = repo.staged_upload(uow.session, dist_id, lock=True)
+            if staged is None or staged.state != "stored":
+                return
+            sha = staged.blob_sha256
+            uow.session.delete(staged)
+        if sha:
+            with self._uow() as uow:
+                if repo.sha256_referenced(uow.session, sha):
+                    return
+            self._blobs.delete(sha)
+
+    def _commit(self, principal: Principal, owner_login: str, name: str, version: str, basename: str,
+                dist_id: Any) -> tuple[str, File]:
         """Make a stored upload visible: verify the archive against the request, then add the file, its
         labels and its index entries in one transaction. Returns (owner login, file)."""
         if not isinstance(dist_id, str):
@@ -159,25 +187,26 @@ class UploadService:
                         md5=staged.md5, sha256=staged.blob_sha256, description=request.get("description"),
                         attrs=request.get("attrs") or {}, dependencies=request.get("dependencies"),
                         uploader_id=principal.user_id)
-            if staged.distribution_type == "conda":
-                self._fill_conda(file, package.name, version, staged.blob_sha256)
-            s.add(file)
-            s.flush()
-            labels = request.get("labels") or ["main"]
-            for label_name in labels:
-                label = repo.label(s, owner.id, label_name)
-                if label is None:
-                    label = Label(owner_id=owner.id, name=label_name)
-                    s.add(label)
-                    s.flush()
-                if label.is_locked:
-                    raise InvalidInput(f"label {label_name!r} is locked; unlock it to upload into it")
-                s.add(FileLabel(file_id=file.id, label_id=label.id))
-            indexing.publish(s, file, labels)
-            if staged.distribution_type not in (package.package_types or []):
-                package.package_types = sorted({*(package.package_types or []), staged.distribution_type})
+            try:
+                if staged.distribution_type == "conda":
+                    self._fill_conda(file, package.name, version, staged.blob_sha256)
+                elif staged.distribution_type == "pypi":
+                    self._fill_pypi(file, package.name, version, staged.blob_sha256)
+            except InvalidInput as exc:
+                raise _ContentRefused(str(exc)) from None
+            files.attach(s, owner, package, file, request.get("labels") or ["main"])
             staged.state = "committed"
             return owner.login, file
+
+    def _fill_pypi(self, file: File, package_name: str, version: str, sha256: str) -> None:
+        with self._blobs.open(sha256) as fh:
+            art = read_python_artifact(file.filename, fh)
+        if normalize(art.name) != normalize(package_name):
+            raise InvalidInput(f"the file is project {art.name!r}, not {package_name!r}")
+        if art.version != check_pep440(version):
+            raise InvalidInput(f"the file is version {art.version!r}, not {version!r}")
+        file.upload_time = utcnow()
+        files.fill_python(file, art, self._blobs)
 
     def _fill_conda(self, file: File, package_name: str, version: str, sha256: str) -> None:
         subdir, filename = names.split_conda_basename(file.basename)

@@ -20,6 +20,7 @@ class StoredBlob:
     sha256: str
     md5: str
     size: int
+    blake2_256: str = ""
 
 
 class BlobStore(Protocol):
@@ -44,20 +45,24 @@ class BlobStore(Protocol):
 
 
 class Digests:
-    """md5 + sha256 + size of a stream, computed in one pass."""
+    """md5 + sha256 + blake2b-256 + size of a stream, computed in one pass (the digests the anaconda CLI,
+    conda, pip and twine check)."""
 
     def __init__(self) -> None:
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._sha256 = hashlib.sha256()
+        self._blake2 = hashlib.blake2b(digest_size=32)
         self.size = 0
 
     def update(self, chunk: bytes) -> None:
         self._md5.update(chunk)
         self._sha256.update(chunk)
+        self._blake2.update(chunk)
         self.size += len(chunk)
 
     def result(self) -> StoredBlob:
-        return StoredBlob(sha256=self._sha256.hexdigest(), md5=self._md5.hexdigest(), size=self.size)
+        return StoredBlob(sha256=self._sha256.hexdigest(), md5=self._md5.hexdigest(), size=self.size,
+                          blake2_256=self._blake2.hexdigest())
 
 
 def valid_key(sha256: str) -> bool:

@@ -10,6 +10,11 @@ from typing import BinaryIO
 
 from packyard.storage.blobs.base import CHUNK, BlobNotFound, Digests, StoredBlob, valid_key
 
+try:
+    import fcntl
+except ImportError:  # no flock (Windows): clean_temp falls back to the age of a temp file
+    fcntl = None  # type: ignore[assignment]
+
 
 class LocalBlobStore:
     def __init__(self, root: Path) -> None:
@@ -24,7 +29,8 @@ class LocalBlobStore:
 
     def put(self, fileobj: BinaryIO, verify: Callable[[StoredBlob], None] | None = None) -> StoredBlob:
         digests = Digests()
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp)
+        fd, tmp_name = self._locked_temp()
+        lock_fd = os.dup(fd)  # holds the writer's lock (see clean_temp) until the temp file is renamed or removed
         try:
             with os.fdopen(fd, "wb") as out:
                 while chunk := fileobj.read(CHUNK):
@@ -42,6 +48,19 @@ class LocalBlobStore:
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
+        finally:
+            os.close(lock_fd)
+
+    def _locked_temp(self) -> tuple[int, str]:
+        """A new temp file, flock-ed by this writer; the lock dies with the process, however it dies."""
+        while True:
+            fd, name = tempfile.mkstemp(dir=self._tmp)
+            if fcntl is None:
+                return fd, name
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.fstat(fd).st_nlink:
+                return fd, name
+            os.close(fd)  # clean_temp removed it between mkstemp and flock: take another
 
     def open(self, sha256: str) -> BinaryIO:
         try:
@@ -70,14 +89,24 @@ class LocalBlobStore:
         return str(path) if path.is_file() else None
 
     def clean_temp(self, older_than: float) -> int:
-        """Remove temp files left by writers that died (a killed server); return how many."""
+        """Remove temp files left by writers that died (a killed server); return how many. A temp file whose
+        writer is alive is locked by it; without flock, files older than ``older_than`` count as dead."""
         import time
 
         removed = 0
         for path in self._tmp.iterdir():
             try:
-                if path.stat().st_mtime < time.time() - older_than:
-                    path.unlink()
+                if fcntl is None:
+                    if path.stat().st_mtime < time.time() - older_than:
+                        path.unlink()
+                        removed += 1
+                    continue
+                with path.open("rb") as fh:
+                    try:
+                        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        continue  # a live writer holds it
+                    path.unlink()  # still under our lock, so a writer that just created it takes another
                     removed += 1
             except FileNotFoundError:
                 pass

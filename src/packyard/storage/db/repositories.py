@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -102,17 +102,14 @@ def conda_file_in_owner(s: Session, owner_id: int, subdir: str, filename: str) -
     )
 
 
-def file_in_channel(s: Session, owner_id: int, label: str, subdir: str, filename: str) -> File | None:
+def file_in_channel(s: Session, owner_id: int, label: str, subdir: str | None, filename: str) -> File | None:
+    """The file a channel or index URL names; ``subdir`` None means a Python file of the PyPI index."""
+    where = (File.subdir == subdir) if subdir is not None else (File.type == "pypi")
     return s.scalar(
         select(File)
         .join(FileLabel, FileLabel.file_id == File.id)
         .join(Label, Label.id == FileLabel.label_id)
-        .where(
-            File.owner_id == owner_id,
-            File.subdir == subdir,
-            File.filename == filename,
-            Label.name == label,
-        )
+        .where(File.owner_id == owner_id, where, File.filename == filename, Label.name == label)
     )
 
 
@@ -166,29 +163,38 @@ def add_index_event(s: Session, index: ChannelIndex, filename: str, package_id: 
     index.serial = event.id
 
 
+# Built once: this query runs on every index request (the 304 path too), and building the statement cost
+# about as much as executing it (benchmarks/repodata_serving.py).
+_INDEX_SERIAL = (
+    select(Owner.id, ChannelIndex.id, ChannelIndex.serial)
+    .outerjoin(
+        ChannelIndex,
+        (ChannelIndex.owner_id == Owner.id)
+        & (ChannelIndex.label == bindparam("label_name"))
+        & (ChannelIndex.subdir == bindparam("subdir")),
+    )
+    .where(Owner.login == bindparam("login"))
+)
+
+
 def index_serial(s: Session, owner_login: str, label_name: str, subdir: str) -> tuple[int, int, int] | None:
     """(owner id, index id, serial) or (owner id, 0, 0) when the owner has no such index; None: no owner."""
     row = s.execute(
-        select(Owner.id, ChannelIndex.id, ChannelIndex.serial)
-        .outerjoin(
-            ChannelIndex,
-            (ChannelIndex.owner_id == Owner.id)
-            & (ChannelIndex.label == label_name)
-            & (ChannelIndex.subdir == subdir),
-        )
-        .where(Owner.login == owner_login.lower())
+        _INDEX_SERIAL, {"label_name": label_name, "subdir": subdir, "login": owner_login.lower()}
     ).first()
     if row is None:
         return None
     return row[0], row[1] or 0, row[2] or 0
 
 
-def index_records(s: Session, owner_id: int, label_name: str, subdir: str) -> list[tuple[str, int, str]]:
+def index_records(s: Session, owner_id: int, label_name: str, kind: str) -> list[tuple[str, int, str]]:
+    """(file name, package id, record) of the files an index lists; ``kind`` is a conda subdir or "pypi"."""
+    in_index = File.type == "pypi" if kind == "pypi" else (File.subdir == kind) & (File.type != "pypi")
     rows = s.execute(
         select(File.filename, File.package_id, File.record)
         .join(FileLabel, FileLabel.file_id == File.id)
         .join(Label, Label.id == FileLabel.label_id)
-        .where(File.owner_id == owner_id, File.subdir == subdir, Label.name == label_name)
+        .where(File.owner_id == owner_id, in_index, Label.name == label_name)
     ).all()
     return [(fn, pid, rec) for fn, pid, rec in rows if rec is not None]
 
@@ -342,3 +348,10 @@ def all_users(s: Session) -> Sequence[Owner]:
 
 def file_label_links(s: Session, file_id: int) -> Sequence[FileLabel]:
     return s.scalars(select(FileLabel).where(FileLabel.file_id == file_id)).all()
+
+
+def package_by_normalized_name(s: Session, owner_id: int, normalized: str) -> Package | None:
+    """A package by its PEP 503 name (``Foo_Bar`` finds ``foo-bar``). Valid project names have no runs of
+    separators, so replacing each one is the same as PEP 503's collapsing of runs."""
+    key = func.replace(func.replace(Package.name_key, "_", "-"), ".", "-")
+    return s.scalar(select(Package).where(Package.owner_id == owner_id, key == normalized).order_by(Package.id))
