@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from packyard.domain import names
-from packyard.domain.permissions import Action, Principal
-from packyard.errors import AlreadyExists, InvalidInput, NotFound
+from packyard.domain.permissions import Action, Principal, missing_scope
+from packyard.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
 from packyard.services import indexing
 from packyard.services.access import namespace_grants, readable, require
 from packyard.services.uow import UnitOfWork
@@ -76,6 +76,7 @@ class PackageService:
         with self._uow() as uow:
             owner = get_owner(uow.session, owner_login)
             grants = namespace_grants(uow.session, principal, owner)
+            require(uow.session, principal, Action.READ, owner, grants=grants)  # a token without an api scope
             return [
                 PackageView(p, list(repo.releases_of(uow.session, p.id)), list(repo.files_of_package(uow.session, p.id)))
                 for p in repo.packages_of(uow.session, owner.id)
@@ -84,6 +85,9 @@ class PackageService:
 
     def search(self, principal: Principal, query: str, package_type: str | None, platform: str | None
                ) -> list[PackageView]:
+        scope = missing_scope(principal, Action.READ)
+        if scope is not None:  # refused as a whole, like a channel: never a silently shorter list
+            raise PermissionDenied(f"token lacks scope {scope}")
         with self._uow() as uow:
             views = []
             for p in repo.search_packages(uow.session, query, package_type):
@@ -230,9 +234,9 @@ class PackageService:
              ) -> tuple[Package, File]:
         with self._uow() as uow:
             _, package = get_package(uow.session, principal, owner_login, name)
-            f = repo.file(uow.session, package.id, basename)
-            if f is None or repo.release(uow.session, package.id, version) is None or \
-                    uow.session.get(Release, f.release_id).version != version:  # type: ignore[union-attr]
+            rel = repo.release(uow.session, package.id, version)
+            f = repo.release_file(uow.session, rel.id, basename) if rel else None
+            if f is None:
                 raise NotFound(f"File {basename} does not exist")
             return package, f
 
@@ -241,8 +245,8 @@ class PackageService:
             s = uow.session
             _, package = get_package(s, principal, owner_login, name, Action.DELETE)
             rel = repo.release(s, package.id, version)
-            f = repo.file(s, package.id, basename)
-            if f is None or rel is None or f.release_id != rel.id:
+            f = repo.release_file(s, rel.id, basename) if rel else None
+            if f is None:
                 raise NotFound(f"File {basename} does not exist")
             self._remove_file(uow, f)
 

@@ -81,7 +81,7 @@ class UploadService:
             release = repo.release(s, package.id, version)
             if release is None:
                 raise NotFound(f"Release {owner.login}/{package.name}/{version} does not exist")
-            if repo.file(s, package.id, basename) is not None:
+            if repo.release_file(s, release.id, basename) is not None:
                 raise AlreadyExists(
                     f"file {basename} already exists for package {package.name} version {version}"
                 )
@@ -178,7 +178,7 @@ class UploadService:
             if (staged.package_id, staged.basename) != (package.id, basename) or release is None \
                     or release.id != staged.release_id:
                 raise UploadExpired("this dist_id belongs to another file")
-            if repo.file(s, package.id, basename) is not None:
+            if repo.release_file(s, release.id, basename) is not None:
                 raise AlreadyExists(f"file {basename} already exists for package {package.name} version {version}")
             assert staged.blob_sha256 is not None and staged.md5 is not None and staged.size is not None
             request = staged.request or {}

@@ -92,7 +92,9 @@ class File(Base):
     """One uploaded file. ``record`` is the conda repodata record, serialized once at upload."""
 
     __tablename__ = "files"
-    __table_args__ = (UniqueConstraint("package_id", "basename"),)
+    # Plain files keep one name across versions ("data.csv" in versions 1 and 2); conda and Python file
+    # names carry their version anyway.
+    __table_args__ = (UniqueConstraint("release_id", "basename"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     package_id: Mapped[int] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), index=True)

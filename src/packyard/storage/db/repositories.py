@@ -93,7 +93,12 @@ def files_of_release(s: Session, release_id: int) -> Sequence[File]:
 
 
 def file(s: Session, package_id: int, basename: str) -> File | None:
-    return s.scalar(select(File).where(File.package_id == package_id, File.basename == basename))
+    """A file of any release of the package (Python file names carry their version)."""
+    return s.scalar(select(File).where(File.package_id == package_id, File.basename == basename).limit(1))
+
+
+def release_file(s: Session, release_id: int, basename: str) -> File | None:
+    return s.scalar(select(File).where(File.release_id == release_id, File.basename == basename))
 
 
 def conda_file_in_owner(s: Session, owner_id: int, subdir: str, filename: str) -> File | None:
