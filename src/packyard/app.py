@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from packyard import __version__
 from packyard.adapters import errors
-from packyard.adapters.anaconda_api import auth, orgs, packages, uploads
+from packyard.adapters.anaconda_api import auth, labels, orgs, packages, uploads
 from packyard.adapters.conda import routes as conda_routes
 from packyard.adapters.pypi import routes as pypi_routes
 from packyard.adapters.files import router as files_router
@@ -41,6 +41,7 @@ def create_app(settings: Settings, container: Container | None = None) -> FastAP
     app.include_router(packages.router, prefix="/api")
     app.include_router(uploads.router, prefix="/api")
     app.include_router(orgs.router, prefix="/api")
+    app.include_router(labels.router, prefix="/api")
     app.include_router(conda_routes.router)
     app.include_router(pypi_routes.router)
     app.include_router(files_router)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from packyard.services.accounts import AccountService, UserAdminService
 from packyard.services.channels import ChannelService
 from packyard.services.downloads import UrlSigner
+from packyard.services.labels import LabelService
 from packyard.services.orgs import OrgService
 from packyard.services.packages import PackageService
 from packyard.services.pypi import PypiService
@@ -33,6 +34,7 @@ class Container:
         self.uploads = UploadService(uow, self.blobs, settings.signed_url_ttl, settings.max_metadata_field)
         self.channels = ChannelService(self.engine, uow)
         self.orgs = OrgService(uow, self.packages)
+        self.labels = LabelService(uow)
         self.pypi = PypiService(self.engine, uow, self.blobs)
         self.user_admin = UserAdminService(uow)
         self.signer = UrlSigner(settings.resolved_secret_key(), settings.signed_url_ttl)

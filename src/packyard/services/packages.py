@@ -252,6 +252,9 @@ class PackageService:
 
     def _remove_file(self, uow: UnitOfWork, f: File) -> None:
         s = uow.session
+        locked = [label.name for label in f.labels if label.is_locked]
+        if locked:
+            raise InvalidInput(f"label {locked[0]!r} is locked; unlock it before you remove {f.basename}")
         indexing.unpublish(s, f, [label.name for label in f.labels])
         sha = f.sha256
         s.delete(f)

@@ -360,3 +360,31 @@ def package_by_normalized_name(s: Session, owner_id: int, normalized: str) -> Pa
     separators, so replacing each one is the same as PEP 503's collapsing of runs."""
     key = func.replace(func.replace(Package.name_key, "_", "-"), ".", "-")
     return s.scalar(select(Package).where(Package.owner_id == owner_id, key == normalized).order_by(Package.id))
+
+
+def labels_of(s: Session, owner_id: int) -> Sequence[Label]:
+    return s.scalars(select(Label).where(Label.owner_id == owner_id).order_by(Label.name)).all()
+
+
+def files_with_label(s: Session, label_id: int) -> Sequence[File]:
+    return s.scalars(
+        select(File).join(FileLabel, FileLabel.file_id == File.id).where(FileLabel.label_id == label_id)
+        .order_by(File.id)
+    ).all()
+
+
+def file_label(s: Session, file_id: int, label_id: int) -> FileLabel | None:
+    return s.get(FileLabel, (file_id, label_id))
+
+
+def owner_files(s: Session, owner_id: int, package_id: int | None, version: str | None, basename: str | None
+                ) -> Sequence[File]:
+    """Files of a namespace narrowed by package, version and basename (each optional)."""
+    stmt = select(File).where(File.owner_id == owner_id)
+    if package_id is not None:
+        stmt = stmt.where(File.package_id == package_id)
+    if version is not None:
+        stmt = stmt.join(Release, Release.id == File.release_id).where(Release.version == version)
+    if basename is not None:
+        stmt = stmt.where(File.basename == basename)
+    return s.scalars(stmt.order_by(File.id)).all()
