@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from packyard.services.accounts import AccountService, UserAdminService
 from packyard.services.channels import ChannelService
 from packyard.services.downloads import UrlSigner
+from packyard.services.documents import DocumentService
 from packyard.services.labels import LabelService
 from packyard.services.orgs import OrgService
 from packyard.services.packages import PackageService
@@ -35,6 +36,7 @@ class Container:
         self.channels = ChannelService(self.engine, uow)
         self.orgs = OrgService(uow, self.packages)
         self.labels = LabelService(uow)
+        self.documents = DocumentService(uow)
         self.pypi = PypiService(self.engine, uow, self.blobs)
         self.user_admin = UserAdminService(uow)
         self.signer = UrlSigner(settings.resolved_secret_key(), settings.signed_url_ttl)

@@ -9,7 +9,10 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
+import yaml
+
 from packyard.domain import names
+from packyard.domain.notebooks import notebook_summary, read_notebook, render_notebook
 from packyard.domain.python_meta import PythonArtifact
 from packyard.domain.simple_index import file_record
 from packyard.errors import InvalidInput
@@ -55,3 +58,33 @@ def indexing_record(file: File, art: PythonArtifact, metadata_sha: str | None) -
                       size=file.size, upload_time=file.upload_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                       requires_python=art.requires_python, metadata_sha256=metadata_sha)
     return json.dumps(rec, separators=(",", ":"), sort_keys=True)
+
+
+_MAX_TEXT_FILE = 16 * 1024 * 1024
+
+
+def _read_small(file: File, blobs: BlobStore, what: str) -> bytes:
+    if file.size > _MAX_TEXT_FILE:
+        raise InvalidInput(f"{what} is larger than {_MAX_TEXT_FILE} bytes")
+    with blobs.open(file.sha256) as fh:
+        return fh.read()
+
+
+def fill_notebook(file: File, blobs: BlobStore) -> None:
+    """Validate a notebook and keep its sanitized HTML (rendered once, here) as a blob."""
+    nb = read_notebook(_read_small(file, blobs, "notebook"))
+    html = render_notebook(nb).encode()
+    file.attrs = {**(file.attrs or {}), "html_sha256": blobs.put(io.BytesIO(html)).sha256,
+                  "summary": notebook_summary(nb)}
+
+
+def check_environment(file: File, blobs: BlobStore) -> None:
+    """An environment file must be a YAML mapping (what `conda env create` reads)."""
+    try:
+        doc = yaml.safe_load(_read_small(file, blobs, "environment file"))
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"not a valid environment file: {str(exc).splitlines()[0]}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("dependencies", []), list):
+        raise InvalidInput("not a valid environment file: expected a mapping with a 'dependencies' list")
+    file.attrs = {**(file.attrs or {}), "env_name": doc.get("name"),
+                  "channels": [str(c) for c in doc.get("channels") or []]}

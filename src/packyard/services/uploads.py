@@ -192,6 +192,10 @@ class UploadService:
                     self._fill_conda(file, package.name, version, staged.blob_sha256)
                 elif staged.distribution_type == "pypi":
                     self._fill_pypi(file, package.name, version, staged.blob_sha256)
+                elif staged.distribution_type == "ipynb":
+                    files.fill_notebook(file, self._blobs)
+                elif staged.distribution_type == "env":
+                    files.check_environment(file, self._blobs)
             except InvalidInput as exc:
                 raise _ContentRefused(str(exc)) from None
             files.attach(s, owner, package, file, request.get("labels") or ["main"])

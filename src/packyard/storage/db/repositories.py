@@ -388,3 +388,9 @@ def owner_files(s: Session, owner_id: int, package_id: int | None, version: str 
     if basename is not None:
         stmt = stmt.where(File.basename == basename)
     return s.scalars(stmt.order_by(File.id)).all()
+
+
+def files_of_type(s: Session, owner_id: int, file_type: str) -> Sequence[File]:
+    return s.scalars(
+        select(File).where(File.owner_id == owner_id, File.type == file_type).order_by(File.upload_time, File.id)
+    ).all()
