@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from packyard import __version__
 from packyard.adapters import errors
-from packyard.adapters.anaconda_api import auth, labels, orgs, packages, uploads
+from packyard.adapters.anaconda_api import auth, labels, orgs, packages, projects, uploads
 from packyard.adapters.conda import routes as conda_routes
 from packyard.adapters.pypi import routes as pypi_routes
 from packyard.adapters.web import documents as web_documents
@@ -48,6 +48,7 @@ def create_app(settings: Settings, container: Container | None = None) -> FastAP
     app.include_router(uploads.router, prefix="/api")
     app.include_router(orgs.router, prefix="/api")
     app.include_router(labels.router, prefix="/api")
+    app.include_router(projects.router, prefix="/api")
     app.include_router(files_router)
     app.add_middleware(PathTokenMiddleware)
     return app

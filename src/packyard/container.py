@@ -15,6 +15,7 @@ from packyard.services.documents import DocumentService
 from packyard.services.labels import LabelService
 from packyard.services.orgs import OrgService
 from packyard.services.packages import PackageService
+from packyard.services.projects import ProjectService
 from packyard.services.pypi import PypiService
 from packyard.services.uow import UnitOfWork
 from packyard.services.uploads import UploadService
@@ -37,6 +38,7 @@ class Container:
         self.orgs = OrgService(uow, self.packages)
         self.labels = LabelService(uow)
         self.documents = DocumentService(uow)
+        self.projects = ProjectService(uow, self.packages, self.uploads)
         self.pypi = PypiService(self.engine, uow, self.blobs)
         self.user_admin = UserAdminService(uow)
         self.signer = UrlSigner(settings.resolved_secret_key(), settings.signed_url_ttl)

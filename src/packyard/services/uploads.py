@@ -29,11 +29,17 @@ from packyard.services.uow import UnitOfWork
 from packyard.storage.blobs.base import BlobStore, StoredBlob
 from packyard.storage.db import repositories as repo
 from packyard.storage.db.base import utcnow
-from packyard.storage.db.models import File, StagedUpload
+from packyard.storage.db.models import File, Release, StagedUpload
 
 
 class _ContentRefused(InvalidInput):
     """The stored bytes are not an acceptable file: they can never be committed, so they are dropped."""
+
+
+@dataclass(frozen=True)
+class StagedInfo:
+    version: str
+    basename: str
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,16 @@ class UploadService:
                 expires_at=utcnow() + dt.timedelta(seconds=self._ttl),
             ))
             return ticket
+
+    def staged(self, dist_id: str) -> StagedInfo:
+        """What a staged upload is for (the projects API commits by ``dist_id`` alone)."""
+        with self._uow() as uow:
+            staged = repo.staged_upload(uow.session, dist_id)
+            if staged is None:
+                raise UploadExpired(f"unknown dist_id {dist_id!r}: stage the upload first")
+            release = uow.session.get(Release, staged.release_id)
+            assert release is not None
+            return StagedInfo(version=release.version, basename=staged.basename)
 
     def store(self, dist_id: str, secret: str, fileobj: BinaryIO, content_length: str | None,
               content_md5: str | None) -> StoredBlob:

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from packyard.adapters.deps import ContainerDep, PrincipalDep, base_url
 from packyard.adapters.errors import s3_error
 from packyard.errors import InvalidInput, PackyardError
+from packyard.services.uploads import StagedTicket
 
 router = APIRouter()
 
@@ -22,7 +23,10 @@ _MAX_FORM_FIELD = 64 * 1024
 @router.post("/stage/{owner}/{name}/{version}/{basename:path}")
 def stage(owner: str, name: str, version: str, basename: str, request: Request, c: ContainerDep,
           who: PrincipalDep, body: dict[str, Any] | None = Body(None)) -> dict[str, Any]:
-    ticket = c.uploads.stage(who, owner, name, version, basename, body or {})
+    return stage_response(request, c.uploads.stage(who, owner, name, version, basename, body or {}))
+
+
+def stage_response(request: Request, ticket: StagedTicket) -> dict[str, Any]:
     return {
         "post_url": f"{base_url(request)}/api/upload/{ticket.dist_id}",
         # Echoed back by the client in the multipart POST; `signature` is the single-use capability.
