@@ -29,12 +29,7 @@ def attach(s: Session, owner: Owner, package: Package, file: File, labels: Itera
     s.add(file)
     s.flush()
     for label_name in labels:
-        names.check_label(label_name)
-        label = repo.label(s, owner.id, label_name)
-        if label is None:
-            label = Label(owner_id=owner.id, name=label_name)
-            s.add(label)
-            s.flush()
+        label = label_for(s, owner, label_name)
         if label.is_locked:
             raise InvalidInput(f"label {label_name!r} is locked; unlock it to upload into it")
         s.add(FileLabel(file_id=file.id, label_id=label.id))
@@ -43,6 +38,17 @@ def attach(s: Session, owner: Owner, package: Package, file: File, labels: Itera
     indexing.publish(s, file, labels)
     if file.type not in (package.package_types or []):
         package.package_types = sorted({*(package.package_types or []), file.type})
+
+
+def label_for(s: Session, owner: Owner, name: str) -> Label:
+    """The namespace's label of that name, created on first use."""
+    names.check_label(name)
+    label = repo.label(s, owner.id, name)
+    if label is None:
+        label = Label(owner_id=owner.id, name=name)
+        s.add(label)
+        s.flush()
+    return label
 
 
 def fill_python(file: File, art: PythonArtifact, blobs: BlobStore) -> None:

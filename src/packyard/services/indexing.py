@@ -24,22 +24,21 @@ def index_kind(file: File) -> str | None:
 
 def publish(s: Session, file: File, labels: Iterable[str]) -> None:
     """List a file in the indexes of ``labels``."""
-    kind = index_kind(file)
-    if kind is None:
-        return
-    for label in sorted(set(labels)):
-        index = repo.lock_index(s, file.owner_id, label, kind)
-        repo.add_index_event(s, index, file.filename, file.package_id, file.record)
+    _emit(s, file, labels, file.record)
 
 
 def unpublish(s: Session, file: File, labels: Iterable[str]) -> None:
     """Stop listing a file in the indexes of ``labels``."""
+    _emit(s, file, labels, None)
+
+
+def _emit(s: Session, file: File, labels: Iterable[str], record: str | None) -> None:
     kind = index_kind(file)
     if kind is None:
         return
-    for label in sorted(set(labels)):
+    for label in sorted(set(labels)):  # one lock order for every writer: no deadlocks between uploads
         index = repo.lock_index(s, file.owner_id, label, kind)
-        repo.add_index_event(s, index, file.filename, file.package_id, None)
+        repo.add_index_event(s, index, file.filename, file.package_id, record)
 
 
 def touch_owner(s: Session, owner_id: int) -> None:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from packyard.domain import names
 from packyard.domain.permissions import Action, Principal
 from packyard.errors import AlreadyExists, InvalidInput, NotFound
 from packyard.services import files as file_ops
@@ -30,16 +29,6 @@ class LabelView:
 def _unlocked(label: Label, doing: str) -> None:
     if label.is_locked:
         raise InvalidInput(f"label {label.name!r} is locked; unlock it before you {doing}")
-
-
-def _get_or_create(s: Session, owner: Owner, name: str) -> Label:
-    names.check_label(name)
-    label = repo.label(s, owner.id, name)
-    if label is None:
-        label = Label(owner_id=owner.id, name=name)
-        s.add(label)
-        s.flush()
-    return label
 
 
 def _existing(s: Session, owner: Owner, name: str) -> Label:
@@ -114,7 +103,7 @@ class LabelService:
             s = uow.session
             owner = get_owner(s, owner_login)
             files = self._files(s, principal, owner, package, version, basename, Action.WRITE)
-            label = _get_or_create(s, owner, name)
+            label = file_ops.label_for(s, owner, name)
             _unlocked(label, "move or copy files into it")
             return sum(add_label(s, f, label) for f in files)
 
@@ -142,7 +131,7 @@ class LabelService:
             require(s, principal, Action.ADMIN, owner)
             src = _existing(s, owner, source)
             _unlocked(src, "copy from it")
-            dst = _get_or_create(s, owner, target)
+            dst = file_ops.label_for(s, owner, target)
             _unlocked(dst, "copy into it")
             return sum(add_label(s, f, dst) for f in repo.files_with_label(s, src.id))
 
@@ -173,7 +162,7 @@ class LabelService:
             copied: list[tuple[str, File]] = []
             if target_owner.id == owner.id:
                 require(s, principal, Action.WRITE, owner, pkg)
-                label = _get_or_create(s, owner, to_label)
+                label = file_ops.label_for(s, owner, to_label)
                 _unlocked(label, "copy into it")
                 for f in sources:
                     add_label(s, f, label)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from packyard.domain import names
 from packyard.domain.permissions import Action, Principal
 from packyard.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
-from packyard.services import indexing
+from packyard.services import files, indexing
 from packyard.services.access import require
 from packyard.services.packages import PackageService, get_owner, get_package
 from packyard.services.uow import UnitOfWork
@@ -20,7 +20,6 @@ from packyard.storage.db.models import (
     Group,
     GroupMember,
     GroupPackage,
-    Label,
     Notification,
     Owner,
     Package,
@@ -239,11 +238,7 @@ class OrgService:
                 s.flush()
                 f.owner_id = target.id
                 for label_name in labels:
-                    label = repo.label(s, target.id, label_name)
-                    if label is None:
-                        label = Label(owner_id=target.id, name=label_name)
-                        s.add(label)
-                        s.flush()
+                    label = files.label_for(s, target, label_name)
                     s.add(FileLabel(file_id=f.id, label_id=label.id))
                 s.flush()
                 s.expire(f, ["labels"])

@@ -7,10 +7,8 @@ Create Date: 2026-11-25 13:32:32.753767
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
 
-import packyard.storage.db.base
 
 
 revision: str = '2b22c7490f4b'
