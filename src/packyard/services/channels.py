@@ -41,7 +41,7 @@ class ChannelService:
         self._uow = uow
         self._cache = IndexCache()
         self._empty: dict[str, IndexBytes] = {}
-        self._channeldata: dict[tuple[int, str, int, frozenset[int]], IndexBytes] = {}
+        self._channeldata: dict[tuple[int, str, int, Any], IndexBytes] = {}
 
     def repodata(self, principal: Principal, owner_login: str, label: str, subdir: str) -> IndexBytes:
         """The repodata document this principal may see. ``NotFound`` for an unknown owner or subdir."""
@@ -97,12 +97,14 @@ class ChannelService:
                 raise NotFound(f"channel {owner_login!r} does not exist")
             grants = self._grants(s, principal, owner.id)
             serial = repo.owner_index_serials(s, owner.id, label)
-            rows = repo.channel_packages(s, owner.id, label)
-            hidden = self._hidden({r.package_id: r.access for r in rows}, principal, grants, owner.id)
-            key = (owner.id, label, serial, hidden)
+            # Access changes bump the serial (indexing.touch_owner), so (serial, viewer) names the bytes.
+            viewer = (principal.user_id, principal.acts_for_id, principal.is_superuser)
+            key = (owner.id, label, serial, viewer)
             cached = self._channeldata.get(key)
             if cached is not None:
                 return cached
+            rows = repo.channel_packages(s, owner.id, label)
+            hidden = self._hidden({r.package_id: r.access for r in rows}, principal, grants, owner.id)
             packages: dict[str, dict[str, Any]] = {}
             subdirs: set[str] = {"noarch"}
             for r in rows:

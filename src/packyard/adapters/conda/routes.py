@@ -25,6 +25,7 @@ def _index_response(request: Request, data: IndexBytes, body: bytes, etag: str, 
         "Last-Modified": formatdate(data.last_modified, usegmt=True),
         # Responses may differ by credentials (private packages), so shared caches must not keep them.
         "Cache-Control": f"private, max-age={max_age}" if _has_credentials(request) else f"public, max-age={max_age}",
+        "Vary": "Authorization",
     }
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)

@@ -251,7 +251,8 @@ def channel_packages(s: Session, owner_id: int, label_name: str) -> Sequence[Any
         .join(Package, Package.id == File.package_id)
         .join(FileLabel, FileLabel.file_id == File.id)
         .join(Label, Label.id == FileLabel.label_id)
-        .where(File.owner_id == owner_id, Label.name == label_name, File.record.is_not(None))
+        .where(File.owner_id == owner_id, Label.name == label_name, File.record.is_not(None),
+               File.subdir.is_not(None), File.type != "pypi")
     ).all()
 
 
