@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from packyard import __version__
 from packyard.adapters import errors
@@ -22,16 +24,32 @@ from packyard.settings import Settings
 log = logging.getLogger("packyard")
 
 
+def _clean(c: Container, settings: Settings) -> None:
+    """Remove what dead or abandoned uploads left: partial temp files, expired staged rows, their blobs."""
+    removed = c.blobs.clean_temp(older_than=settings.signed_url_ttl)
+    dropped = c.uploads.cleanup(older_than=0)
+    if removed or dropped:
+        log.info("cleaned %d partial blob(s) and %d expired staged upload(s)", removed, dropped)
+
+
+async def _janitor(c: Container, settings: Settings) -> None:
+    while True:
+        await asyncio.sleep(max(60, settings.signed_url_ttl))
+        try:
+            await run_in_threadpool(_clean, c, settings)
+        except Exception:  # keep the janitor alive; the next round retries
+            log.exception("cleanup failed")
+
+
 def create_app(settings: Settings, container: Container | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         c = container or Container(settings)
         app.state.container = c
-        removed = c.blobs.clean_temp(older_than=settings.signed_url_ttl)
-        dropped = c.uploads.cleanup(older_than=0)
-        if removed or dropped:
-            log.info("cleaned %d partial blob(s) and %d expired staged upload(s)", removed, dropped)
+        _clean(c, settings)
+        janitor = asyncio.create_task(_janitor(c, settings))
         yield
+        janitor.cancel()
         if container is None:
             c.close()
 

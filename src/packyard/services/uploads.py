@@ -29,7 +29,7 @@ from packyard.services.uow import UnitOfWork
 from packyard.storage.blobs.base import BlobStore, StoredBlob
 from packyard.storage.db import repositories as repo
 from packyard.storage.db.base import utcnow
-from packyard.storage.db.models import File, Release, StagedUpload
+from packyard.storage.db.models import File, Owner, Package, Release, StagedUpload
 
 
 class _ContentRefused(InvalidInput):
@@ -84,6 +84,10 @@ class UploadService:
         with self._uow(write=True) as uow:
             s = uow.session
             owner, package = get_package(s, principal, owner_login, name, Action.WRITE)
+            for label_name in labels:  # refuse before the bytes are sent (commit checks again)
+                existing = repo.label(s, owner.id, label_name)
+                if existing is not None and existing.is_locked:
+                    raise InvalidInput(f"label {label_name!r} is locked; unlock it to upload into it")
             release = repo.release(s, package.id, version)
             if release is None:
                 raise NotFound(f"Release {owner.login}/{package.name}/{version} does not exist")
@@ -178,24 +182,15 @@ class UploadService:
     def _commit(self, principal: Principal, owner_login: str, name: str, version: str, basename: str,
                 dist_id: Any) -> tuple[str, File]:
         """Make a stored upload visible: verify the archive against the request, then add the file, its
-        labels and its index entries in one transaction. Returns (owner login, file)."""
+        labels and its index entries in one transaction. Returns (owner login, file).
+
+        The archive is read *between* two transactions: reading a large archive inside the writing one would
+        hold SQLite's write lock (and PostgreSQL row locks) for as long as decompression takes."""
         if not isinstance(dist_id, str):
             raise UploadExpired("commit needs the dist_id returned by stage")
-        with self._uow(write=True) as uow:
-            s = uow.session
-            owner, package = get_package(s, principal, owner_login, name, Action.WRITE)
-            staged = repo.staged_upload(s, dist_id, lock=True)
-            if staged is None:
-                raise UploadExpired(f"unknown dist_id {dist_id!r}: stage the upload first")
-            if staged.state == "staged":
-                raise UploadExpired("the file was never received; upload it to the post_url first")
-            self._check_ticket(staged, None, "stored")
-            release = repo.release(s, package.id, version)
-            if (staged.package_id, staged.basename) != (package.id, basename) or release is None \
-                    or release.id != staged.release_id:
-                raise UploadExpired("this dist_id belongs to another file")
-            if repo.release_file(s, release.id, basename) is not None:
-                raise AlreadyExists(f"file {basename} already exists for package {package.name} version {version}")
+        with self._uow() as uow:
+            owner, package, release, staged = self._committable(uow, principal, owner_login, name, version,
+                                                                 basename, dist_id)
             assert staged.blob_sha256 is not None and staged.md5 is not None and staged.size is not None
             request = staged.request or {}
             file = File(package_id=package.id, release_id=release.id, owner_id=owner.id, basename=basename,
@@ -203,20 +198,44 @@ class UploadService:
                         md5=staged.md5, sha256=staged.blob_sha256, description=request.get("description"),
                         attrs=request.get("attrs") or {}, dependencies=request.get("dependencies"),
                         uploader_id=principal.user_id)
-            try:
-                if staged.distribution_type == "conda":
-                    self._fill_conda(file, package.name, version, staged.blob_sha256)
-                elif staged.distribution_type == "pypi":
-                    self._fill_pypi(file, package.name, version, staged.blob_sha256)
-                elif staged.distribution_type == "ipynb":
-                    files.fill_notebook(file, self._blobs)
-                elif staged.distribution_type == "env":
-                    files.check_environment(file, self._blobs)
-            except InvalidInput as exc:
-                raise _ContentRefused(str(exc)) from None
-            files.attach(s, owner, package, file, request.get("labels") or ["main"])
+            package_name = package.name
+        try:
+            if file.type == "conda":
+                self._fill_conda(file, package_name, version, file.sha256)
+            elif file.type == "pypi":
+                self._fill_pypi(file, package_name, version, file.sha256)
+            elif file.type == "ipynb":
+                files.fill_notebook(file, self._blobs)
+            elif file.type == "env":
+                files.check_environment(file, self._blobs)
+        except InvalidInput as exc:
+            raise _ContentRefused(str(exc)) from None
+        with self._uow(write=True) as uow:
+            owner, package, _, staged = self._committable(uow, principal, owner_login, name, version, basename,
+                                                          dist_id, lock=True)
+            files.attach(uow.session, owner, package, file, request.get("labels") or ["main"])
             staged.state = "committed"
             return owner.login, file
+
+    def _committable(self, uow: UnitOfWork, principal: Principal, owner_login: str, name: str, version: str,
+                     basename: str, dist_id: str, lock: bool = False
+                     ) -> tuple[Owner, Package, Release, StagedUpload]:
+        """Everything a commit checks before it writes: access, the staged upload's state, its target."""
+        s = uow.session
+        owner, package = get_package(s, principal, owner_login, name, Action.WRITE)
+        staged = repo.staged_upload(s, dist_id, lock=lock)
+        if staged is None:
+            raise UploadExpired(f"unknown dist_id {dist_id!r}: stage the upload first")
+        if staged.state == "staged":
+            raise UploadExpired("the file was never received; upload it to the post_url first")
+        self._check_ticket(staged, None, "stored")
+        release = repo.release(s, package.id, version)
+        if (staged.package_id, staged.basename) != (package.id, basename) or release is None \
+                or release.id != staged.release_id:
+            raise UploadExpired("this dist_id belongs to another file")
+        if repo.release_file(s, release.id, basename) is not None:
+            raise AlreadyExists(f"file {basename} already exists for package {package.name} version {version}")
+        return owner, package, release, staged
 
     def _fill_pypi(self, file: File, package_name: str, version: str, sha256: str) -> None:
         with self._blobs.open(sha256) as fh:
