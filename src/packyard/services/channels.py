@@ -55,7 +55,10 @@ class ChannelService:
             if index_id == 0:
                 return self._empty_index(subdir)
             index = self._cache.current(s, index_id, owner_id, label, subdir, serial)
-        hidden = self._hidden(index.access, principal, grants, owner_id)
+        # Only non-public packages can be hidden; keep them once per serial so that a request does not walk
+        # every package of the index (20,000 names cost ~0.4 ms per request, 304s included).
+        restricted = index.view("restricted", lambda: {p: a for p, a in index.access.items() if a != "public"})
+        hidden = self._hidden(restricted, principal, grants, owner_id)
         return index.view(hidden, lambda: self._build(index, hidden, subdir))
 
     @staticmethod

@@ -215,10 +215,13 @@ def index_events_since(s: Session, index_id: int, after: int, upto: int) -> list
 
 def package_access(s: Session, package_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
     """package id → (access, name) for the given ids."""
-    if not package_ids:
-        return {}
-    rows = s.execute(select(Package.id, Package.access, Package.name).where(Package.id.in_(package_ids))).all()
-    return {pid: (access, name) for pid, access, name in rows}
+    found: dict[int, tuple[str, str]] = {}
+    ids = list(package_ids)
+    for start in range(0, len(ids), 5000):  # SQLite caps a statement's parameters (32,766)
+        chunk = ids[start:start + 5000]
+        rows = s.execute(select(Package.id, Package.access, Package.name).where(Package.id.in_(chunk))).all()
+        found.update({pid: (access, name) for pid, access, name in rows})
+    return found
 
 
 def owner_subdirs(s: Session, owner_id: int, label_name: str) -> list[str]:
