@@ -29,9 +29,9 @@ _DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\
 
 
 def _attribute_filter(element: str, attribute: str, value: str) -> str | None:
-    # Plots are embedded as data: URLs; allow exactly raster images there and nothing else.
-    if element == "img" and attribute == "src" and value.startswith("data:"):
-        return value if _DATA_IMAGE.match(value) else None
+    # Plots are embedded as data: URLs; allow exactly raster images there and nothing else (no data: link).
+    if value.lstrip().lower().startswith("data:"):
+        return value if element == "img" and attribute == "src" and _DATA_IMAGE.match(value) else None
     return value
 
 
@@ -43,7 +43,7 @@ def read_notebook(data: bytes) -> nbformat.NotebookNode:
         nb = nbformat.reads(data.decode("utf-8"), as_version=4)
         nbformat.validate(nb)
     except (UnicodeDecodeError, json.JSONDecodeError, nbformat.ValidationError, KeyError, TypeError,
-            AttributeError) as exc:
+            AttributeError, ValueError) as exc:  # ValueError: nbformat's NotJSONError and NBFormatError
         raise InvalidInput(f"not a valid Jupyter notebook: {str(exc).splitlines()[0][:300]}") from None
     return nb
 
@@ -54,6 +54,9 @@ def render_notebook(nb: nbformat.NotebookNode) -> str:
 
     exporter = HTMLExporter(template_name="basic")
     exporter.exclude_input_prompt = False
+    # nbconvert's own clean_html (bleach) shows refused markup as escaped text; nh3 below is the one
+    # sanitizer, and it drops such markup instead.
+    exporter.register_filter("clean_html", lambda e: e.decode() if isinstance(e, bytes) else str(e))
     body, _ = exporter.from_notebook_node(nb)
     return nh3.clean(
         body,
