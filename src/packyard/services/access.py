@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
@@ -65,12 +65,18 @@ def require(s: Session, principal: Principal, action: Action, owner: Owner, pack
     resource = Resource(owner_id=owner.id, package_access=package.access if package else None)
     if can(principal, action, resource, grants.for_package(package.id if package else None)):
         return
+    # Visibility is judged with the user's full rights first: a scope refusal would reveal a hidden package.
+    unscoped = replace(principal, scopes=frozenset())
+    if package is not None and not can(unscoped, Action.READ, resource, grants.for_package(package.id)):
+        raise NotFound(f"Package {owner.login}/{package.name} does not exist")
     scope = missing_scope(principal, action)
     if scope is not None:
         raise PermissionDenied(f"token lacks scope {scope}")
-    if package is not None and not can(principal, Action.READ, resource, grants.for_package(package.id)):
-        raise NotFound(f"Package {owner.login}/{package.name} does not exist")
     if not principal.authenticated:
         raise Unauthenticated("authentication required: log in with `anaconda login` or pass a token")
     target = f"{owner.login}/{package.name}" if package else f"namespace {owner.login}"
+    if principal.acts_for_id is not None:  # not "alice may not write namespace alice": say whose token it is
+        org = s.get(Owner, principal.acts_for_id)
+        raise PermissionDenied(f"this token acts for {org.login if org else 'an organization'} only: "
+                               f"it may not {action.value} {target}")
     raise PermissionDenied(f"{principal.login} may not {action.value} {target}")
