@@ -6,6 +6,7 @@ from xml.sax.saxutils import escape
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
@@ -72,6 +73,12 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such page: {request.url.path}"
         return _json_error(exc.status_code, message)
+
+    @app.exception_handler(IntegrityError)
+    async def _race(request: Request, exc: IntegrityError) -> Response:
+        # Two requests created the same thing at once and the database refused the second: a conflict the
+        # client may retry, not a server fault.
+        return _json_error(409, "conflict with a concurrent change to the same package or file; try again")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -43,12 +43,7 @@ def attach(s: Session, owner: Owner, package: Package, file: File, labels: Itera
 def label_for(s: Session, owner: Owner, name: str) -> Label:
     """The namespace's label of that name, created on first use."""
     names.check_label(name)
-    label = repo.label(s, owner.id, name)
-    if label is None:
-        label = Label(owner_id=owner.id, name=name)
-        s.add(label)
-        s.flush()
-    return label
+    return repo.label(s, owner.id, name) or repo.ensure_label(s, owner.id, name)
 
 
 def fill_python(file: File, art: PythonArtifact, blobs: BlobStore) -> None:

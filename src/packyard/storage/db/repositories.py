@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from packyard.storage.db.base import utcnow
 from packyard.storage.db.models import (
     ChannelIndex,
     Collaborator,
@@ -138,6 +139,17 @@ def sha256_referenced(s: Session, sha256: str) -> bool:
 
 
 # -- conda indexes ----------------------------------------------------------------------------------
+
+
+def ensure_label(s: Session, owner_id: int, name: str) -> Label:
+    """The label, created if missing; safe when concurrent uploads create the same label at once."""
+    values = {"owner_id": owner_id, "name": name, "is_locked": False, "created_at": utcnow()}
+    dialect = s.get_bind().dialect.name
+    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(Label).values(**values)
+    s.execute(ins.on_conflict_do_nothing(index_elements=["owner_id", "name"]))
+    found = label(s, owner_id, name)
+    assert found is not None
+    return found
 
 
 def lock_index(s: Session, owner_id: int, label_name: str, subdir: str) -> ChannelIndex:
