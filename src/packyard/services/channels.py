@@ -61,6 +61,26 @@ class ChannelService:
         hidden = self._hidden(restricted, principal, grants, owner_id)
         return index.view(hidden, lambda: self._build(index, hidden, subdir))
 
+    def current_anonymous(self, owner_login: str, label: str, subdir: str) -> IndexBytes | None:
+        """The anonymous view, if this worker already holds it current; None means: ask ``repodata``.
+
+        The common request (an anonymous client revalidating) costs one indexed query on a plain connection
+        and a dictionary lookup: no session, no rebuild, so the adapter can answer it on the event loop."""
+        if subdir not in names.KNOWN_SUBDIRS:
+            return None
+        with self._engine.connect() as conn:
+            found = repo.index_serial(conn, owner_login, label, subdir)  # type: ignore[arg-type]
+        if found is None:
+            return None
+        _, index_id, serial = found
+        if index_id == 0:
+            return self._empty_index(subdir)
+        index = self._cache.cached(index_id, serial)
+        restricted = index.views.get("restricted") if index is not None else None
+        if index is None or restricted is None:
+            return None
+        return index.views.get(frozenset(restricted))  # anonymous callers see no non-public package
+
     @staticmethod
     def _grants(s: Session, principal: Principal, owner_id: int) -> NamespaceGrants:
         """The caller's grants in the namespace (no query for anonymous callers, the common case)."""

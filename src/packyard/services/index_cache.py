@@ -31,6 +31,10 @@ class IndexBytes:
     last_modified: float
     _zst: bytes | None = None
 
+    @property
+    def has_zst(self) -> bool:
+        return self._zst is not None
+
     def zst(self) -> bytes:
         # One zstd frame for the whole document: py-rattler reads only the first frame of a file.
         if self._zst is None:
@@ -70,6 +74,11 @@ class IndexCache:
         self._lock = threading.Lock()
         # What to drop from ``views`` after a refresh; default: everything.
         self._on_change = on_change or (lambda index: index.views.clear())
+
+    def cached(self, index_id: int, serial: int) -> CachedIndex | None:
+        """The index if this worker holds it as of ``serial`` (or newer), without a query; else None."""
+        index = self._indexes.get(index_id)
+        return index if index is not None and index.serial >= serial else None
 
     def current(self, s: Session, index_id: int, owner_id: int, label: str, kind: str, serial: int) -> CachedIndex:
         """The index's records as of ``serial`` (or newer)."""

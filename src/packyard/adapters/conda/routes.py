@@ -6,6 +6,7 @@ from __future__ import annotations
 from email.utils import formatdate
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from packyard.adapters.deps import container, principal
@@ -54,14 +55,26 @@ def _serve(request: Request, owner: str, label: str, subdir: str, filename: str)
     return blob_response(c, f.sha256, filename)
 
 
+async def _dispatch(request: Request, owner: str, label: str, subdir: str, filename: str) -> Response:
+    """Anonymous repodata that this worker holds current is answered right here, on the event loop (one
+    indexed query, no thread hop: the 304 path of every revalidating client); all else goes to a thread."""
+    if filename in ("repodata.json", "repodata.json.zst") and not _has_credentials(request):
+        data = container(request).channels.current_anonymous(owner, label, subdir)
+        if data is not None and (filename == "repodata.json" or data.has_zst):
+            if filename.endswith(".zst"):
+                return _index_response(request, data, data.zst(), data.etag[:-1] + '-zst"', "application/zstd")
+            return _index_response(request, data, data.body, data.etag, "application/json")
+    return await run_in_threadpool(_serve, request, owner, label, subdir, filename)
+
+
 @router.api_route("/conda/{owner}/{subdir}/{filename}", methods=GET_HEAD)
-def channel_file(owner: str, subdir: str, filename: str, request: Request) -> Response:
-    return _serve(request, owner, "main", subdir, filename)
+async def channel_file(owner: str, subdir: str, filename: str, request: Request) -> Response:
+    return await _dispatch(request, owner, "main", subdir, filename)
 
 
 @router.api_route("/conda/{owner}/label/{label}/{subdir}/{filename}", methods=GET_HEAD)
-def label_file(owner: str, label: str, subdir: str, filename: str, request: Request) -> Response:
-    return _serve(request, owner, label, subdir, filename)
+async def label_file(owner: str, label: str, subdir: str, filename: str, request: Request) -> Response:
+    return await _dispatch(request, owner, label, subdir, filename)
 
 
 def _channeldata(request: Request, owner: str, label: str) -> Response:
