@@ -96,11 +96,18 @@ def root_html(projects: Iterable[str]) -> bytes:
 
 def choose_format(accept: str | None, fmt: str | None = None) -> str | None:
     """PEP 691 negotiation: "json", "html", or None (nothing acceptable → 406). ``q`` values decide."""
+    chosen = negotiate(accept, fmt)
+    return chosen[0] if chosen else None
+
+
+def negotiate(accept: str | None, fmt: str | None = None) -> tuple[str, str] | None:
+    """("json" | "html", the Content-Type to answer with), or None (406). ``*/*`` and no Accept get HTML as
+    ``text/html`` (legacy clients and browsers; spec pypi.md §5); JSON only when asked for."""
     if fmt:
         accept = fmt
     if not accept:
-        return "json"
-    best: tuple[float, int, str] | None = None
+        return "html", "text/html"
+    best: tuple[float, bool, int, str, str] | None = None
     for i, part in enumerate(accept.split(",")):
         media, _, params = part.strip().partition(";")
         media = media.strip().lower()
@@ -113,10 +120,13 @@ def choose_format(accept: str | None, fmt: str | None = None) -> str | None:
                 except ValueError:
                     q = 0.0
         kind = {JSON_TYPE: "json", "application/vnd.pypi.simple.latest+json": "json", HTML_TYPE: "html",
-                "application/vnd.pypi.simple.latest+html": "html", "text/html": "html", "*/*": "json"}.get(media)
+                "application/vnd.pypi.simple.latest+html": "html", "text/html": "html",
+                "*/*": "html"}.get(media)
         if kind is None or q <= 0:
             continue
-        rank = (q, -i, kind)
-        if best is None or rank[:2] > best[:2]:
+        # At equal q a named type beats */* (RFC 9110 §12.5.1), then the first listed.
+        content_type = JSON_TYPE if kind == "json" else HTML_TYPE if "pypi" in media else "text/html"
+        rank = (q, media != "*/*", -i, kind, content_type)
+        if best is None or rank[:3] > best[:3]:
             best = rank
-    return best[2] if best else None
+    return (best[3], best[4]) if best else None

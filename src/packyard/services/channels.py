@@ -22,7 +22,7 @@ from packyard.domain.permissions import Action, Principal, Resource, can
 from packyard.domain.repodata import assemble_repodata, channeldata
 from packyard.errors import NotFound
 from packyard.services.access import NamespaceGrants, namespace_grants, require
-from packyard.services.index_cache import CachedIndex, IndexBytes, IndexCache, etag
+from packyard.services.index_cache import CachedIndex, IndexBytes, IndexCache, anonymous_hidden, etag, probe_serial
 from packyard.services.uow import UnitOfWork
 from packyard.storage.db import repositories as repo
 from packyard.storage.db.models import File, Owner
@@ -58,7 +58,8 @@ class ChannelService:
         # Only non-public packages can be hidden; keep them once per serial so that a request does not walk
         # every package of the index (20,000 names cost ~0.4 ms per request, 304s included).
         restricted = index.view("restricted", lambda: {p: a for p, a in index.access.items() if a != "public"})
-        hidden = self._hidden(restricted, principal, grants, owner_id)
+        hidden = anonymous_hidden(index) if not principal.authenticated else \
+            self._hidden(restricted, principal, grants, owner_id)
         return index.view(hidden, lambda: self._build(index, hidden, subdir))
 
     def current_anonymous(self, owner_login: str, label: str, subdir: str) -> IndexBytes | None:
@@ -68,18 +69,16 @@ class ChannelService:
         and a dictionary lookup: no session, no rebuild, so the adapter can answer it on the event loop."""
         if subdir not in names.KNOWN_SUBDIRS:
             return None
-        with self._engine.connect() as conn:
-            found = repo.index_serial(conn, owner_login, label, subdir)  # type: ignore[arg-type]
+        found = probe_serial(self._engine, owner_login, label, subdir)
         if found is None:
             return None
         _, index_id, serial = found
         if index_id == 0:
             return self._empty_index(subdir)
         index = self._cache.cached(index_id, serial)
-        restricted = index.views.get("restricted") if index is not None else None
-        if index is None or restricted is None:
+        if index is None or "anonymous-hidden" not in index.views:
             return None
-        return index.views.get(frozenset(restricted))  # anonymous callers see no non-public package
+        return index.views.get(anonymous_hidden(index))  # type: ignore[no-any-return]
 
     @staticmethod
     def _grants(s: Session, principal: Principal, owner_id: int) -> NamespaceGrants:

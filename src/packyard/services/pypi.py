@@ -14,14 +14,15 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from packyard.domain import names
-from packyard.domain.permissions import Action, Principal
+from packyard.domain.permissions import Action, Principal, Resource, can
 from packyard.domain.python_meta import check_pep440, is_python_filename, normalize, read_python_artifact
 from packyard.domain.simple_index import project_html, project_json, root_html, root_json
 from packyard.errors import AlreadyExists, InvalidDigest, InvalidInput, NotFound
 from packyard.services import files
-from packyard.services.access import namespace_grants, readable, require
-from packyard.services.index_cache import CachedIndex, IndexBytes, IndexCache, etag
+from packyard.services.access import NamespaceGrants, namespace_grants, require
+from packyard.services.index_cache import CachedIndex, IndexBytes, IndexCache, anonymous_hidden, etag, probe_serial
 from packyard.services.indexing import PYPI_INDEX
+from packyard.services.labels import add_label
 from packyard.services.packages import get_owner
 from packyard.services.uow import UnitOfWork
 from packyard.storage.blobs.base import BlobStore, StoredBlob
@@ -45,27 +46,46 @@ class PypiService:
 
     # -- read side --------------------------------------------------------------------------------------
 
+    def current_anonymous(self, owner_login: str, label: str, project: str | None, fmt: str) -> IndexBytes | None:
+        """The anonymous page, if this worker already holds it current; None means: ask ``page``. One indexed
+        query and dictionary lookups, so the adapter can answer it on the event loop."""
+        found = probe_serial(self._engine, owner_login, label, PYPI_INDEX)
+        if found is None or found[1] == 0:
+            return None
+        index = self._cache.cached(found[1], found[2])
+        if index is None or "anonymous-hidden" not in index.views:
+            return None
+        key = ("root", fmt) if project is None else ("project", normalize(project), fmt)
+        return index.views.get((*key, anonymous_hidden(index)))  # type: ignore[no-any-return]
+
     def page(self, principal: Principal, owner_login: str, label: str, project: str | None, fmt: str
              ) -> IndexBytes:
         """The root page (``project`` None) or a project page, as this principal may see it. A project with
         nothing visible is ``NotFound`` (so uv moves on to its next index)."""
-        with Session(self._engine) as s:
-            found = repo.index_serial(s, owner_login, label, PYPI_INDEX)
-            if found is None:
-                raise NotFound(f"index {owner_login!r} does not exist")
-            owner_id, index_id, serial = found
-            owner = s.get(Owner, owner_id)
-            assert owner is not None
-            grants = namespace_grants(s, principal, owner)
-            require(s, principal, Action.READ, owner, grants=grants)  # a token without a pypi scope stops here
-            if index_id == 0:
-                index = CachedIndex(serial=0, records={})
-            else:
-                index = self._cache.current(s, index_id, owner_id, label, PYPI_INDEX, serial)
+        found = probe_serial(self._engine, owner_login, label, PYPI_INDEX)
+        if found is None:
+            raise NotFound(f"index {owner_login!r} does not exist")
+        owner_id, index_id, serial = found
+        grants = NamespaceGrants()
+        index = CachedIndex(serial=0, records={}) if index_id == 0 else self._cache.cached(index_id, serial)
+        if index is None or principal.authenticated:
+            with Session(self._engine) as s:
+                if principal.authenticated:
+                    owner = s.get(Owner, owner_id)
+                    assert owner is not None
+                    grants = namespace_grants(s, principal, owner)
+                    # a token without a pypi scope stops here
+                    require(s, principal, Action.READ, owner, grants=grants)
+                if index is None:
+                    index = self._cache.current(s, index_id, owner_id, label, PYPI_INDEX, serial)
+        if principal.authenticated:
             hidden = frozenset(
                 pid for pid, access in index.access.items()
-                if access != "public" and not readable(principal, owner, grants, pid, access)
+                if access != "public"
+                and not can(principal, Action.READ, Resource(owner_id, access), grants.for_package(pid))
             )
+        else:
+            hidden = anonymous_hidden(index)
         projects = index.view(("projects", hidden), lambda: _group(index.records, hidden))
         if project is None:
             build = (lambda: _bytes(root_json(sorted(projects)))) if fmt == "json" else \
@@ -153,6 +173,12 @@ class PypiService:
             existing = repo.file(s, package.id, filename)
             if existing is not None:
                 if existing.sha256 == blob.sha256:
+                    # The same bytes into another label: list the file there too, as that upload asked.
+                    target = files.label_for(s, owner, label)
+                    if repo.file_label(s, existing.id, target.id) is None:
+                        if target.is_locked:
+                            raise InvalidInput(f"label {label!r} is locked; unlock it to upload into it")
+                        add_label(s, existing, target)
                     return UploadResult(created=False, file=existing)
                 raise AlreadyExists(f"File already exists: {filename} was uploaded before with other contents")
             release = repo.release(s, package.id, art.version)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from email.utils import formatdate
+from functools import lru_cache
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
@@ -13,60 +14,93 @@ from packyard.adapters.deps import container, principal
 from packyard.adapters.errors import status_for
 from packyard.adapters.files import blob_response
 from packyard.domain.python_meta import normalize
-from packyard.domain.simple_index import HTML_TYPE, JSON_TYPE, choose_format
+from packyard.domain.simple_index import JSON_TYPE, negotiate
 from packyard.errors import InvalidInput, PackyardError
+from packyard.services.index_cache import IndexBytes
 
 router = APIRouter()
 GET_HEAD = ["GET", "HEAD"]
 
 
+@lru_cache(maxsize=1024)
+def _http_date(timestamp: float) -> str:
+    return formatdate(timestamp, usegmt=True)
+
+
 def _page(request: Request, owner: str, label: str, project: str | None) -> Response:
-    fmt = choose_format(request.headers.get("accept"), request.query_params.get("format"))
-    if fmt is None:
+    chosen = negotiate(request.headers.get("accept"), request.query_params.get("format"))
+    if chosen is None:
         return PlainTextResponse(f"none of the types in Accept can be served; use {JSON_TYPE} or text/html",
                                  status_code=406, headers={"Vary": "Accept"})
+    fmt, content_type = chosen
     if project is not None and normalize(project) != project:
-        return RedirectResponse(str(request.url.path).replace(f"/{project}/", f"/{normalize(project)}/"), 301)
+        # Relative, so a /t/<token>/ prefix (taken out of the path before routing) stays in the URL.
+        return RedirectResponse(f"../{normalize(project)}/", 301)
     c = container(request)
     data = c.pypi.page(principal(request), owner, label, project, fmt)
+    return _page_response(request, data, fmt, content_type)
+
+
+def _page_response(request: Request, data: IndexBytes, fmt: str, content_type: str) -> Response:
     headers = {
         "ETag": data.etag[:-1] + f'-{fmt}"',
-        "Last-Modified": formatdate(data.last_modified, usegmt=True),
-        "Cache-Control": f"max-age={c.settings.index_max_age}",
-        "Vary": "Accept",
+        "Last-Modified": _http_date(data.last_modified),
+        "Cache-Control": f"max-age={container(request).settings.index_max_age}",
+        "Vary": "Accept, Authorization",
     }
     if headers["ETag"] in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
-    return Response(data.body, media_type=JSON_TYPE if fmt == "json" else HTML_TYPE, headers=headers)
+    return Response(data.body, media_type=content_type, headers=headers)
 
 
-@router.api_route("/pypi/{owner}/simple/", methods=GET_HEAD)
-def root(owner: str, request: Request) -> Response:
-    return _page(request, owner, "main", None)
+# The pages are ``async`` plain Starlette routes: a page is one indexed query plus bytes cached per worker,
+# and the hop to the thread pool cost ~2/3 of the throughput, FastAPI's parameter handling ~10% more
+# (benchmarks/pypi_serving.py). Files and uploads stay FastAPI routes, off the event loop.
+async def _dispatch(request: Request, owner: str, label: str, project: str | None) -> Response:
+    """An anonymous page this worker holds current is answered here, on the event loop (one indexed query);
+    credentials, rebuilds and redirects go to a thread, off the loop."""
+    chosen = negotiate(request.headers.get("accept"), request.query_params.get("format"))
+    has_credentials = "authorization" in request.headers or "packyard.path_token" in request.scope
+    if chosen is not None and not has_credentials and (project is None or normalize(project) == project):
+        data = container(request).pypi.current_anonymous(owner, label, project, chosen[0])
+        if data is not None:
+            return _page_response(request, data, *chosen)
+    return await run_in_threadpool(_page, request, owner, label, project)
 
 
-@router.api_route("/pypi/{owner}/label/{label}/simple/", methods=GET_HEAD)
-def label_root(owner: str, label: str, request: Request) -> Response:
-    return _page(request, owner, label, None)
+async def root(request: Request) -> Response:
+    return await _dispatch(request, request.path_params["owner"], "main", None)
 
 
-@router.api_route("/pypi/{owner}/simple/{project}/", methods=GET_HEAD)
-def project(owner: str, project: str, request: Request) -> Response:
-    return _page(request, owner, "main", project)
+async def label_root(request: Request) -> Response:
+    return await _dispatch(request, request.path_params["owner"], request.path_params["label"], None)
 
 
-@router.api_route("/pypi/{owner}/label/{label}/simple/{project}/", methods=GET_HEAD)
-def label_project(owner: str, label: str, project: str, request: Request) -> Response:
-    return _page(request, owner, label, project)
+async def project(request: Request) -> Response:
+    return await _dispatch(request, request.path_params["owner"], "main", request.path_params["project"])
 
 
-@router.api_route("/pypi/{owner}/simple", methods=GET_HEAD)
-@router.api_route("/pypi/{owner}/simple/{project}", methods=GET_HEAD)
-@router.api_route("/pypi/{owner}/label/{label}/simple", methods=GET_HEAD)
-@router.api_route("/pypi/{owner}/label/{label}/simple/{project}", methods=GET_HEAD)
-def add_slash(request: Request) -> Response:
-    """PEP 503: page URLs end in '/'."""
-    return RedirectResponse(request.url.path + "/", 301)
+async def label_project(request: Request) -> Response:
+    p = request.path_params
+    return await _dispatch(request, p["owner"], p["label"], p["project"])
+
+
+async def add_slash(request: Request) -> Response:
+    """PEP 503: page URLs end in '/'. Relative, to keep a /t/<token>/ prefix."""
+    return RedirectResponse(request.url.path.rsplit("/", 1)[-1] + "/", 301)
+
+
+for _path, _endpoint in (
+    ("/pypi/{owner}/simple/", root),
+    ("/pypi/{owner}/label/{label}/simple/", label_root),
+    ("/pypi/{owner}/simple/{project}/", project),
+    ("/pypi/{owner}/label/{label}/simple/{project}/", label_project),
+    ("/pypi/{owner}/simple", add_slash),
+    ("/pypi/{owner}/simple/{project}", add_slash),
+    ("/pypi/{owner}/label/{label}/simple", add_slash),
+    ("/pypi/{owner}/label/{label}/simple/{project}", add_slash),
+):
+    router.add_route(_path, _endpoint, methods=GET_HEAD)
 
 
 def _file(request: Request, owner: str, label: str, filename: str) -> Response:
