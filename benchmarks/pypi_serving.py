@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import statistics
@@ -36,6 +35,7 @@ from typing import Any
 import httpx
 from _common import LiveServer, free_port, machine_line, start_packyard, stop_process, table, wrk
 
+from support.clients import python_tools_env
 from support.pypkg import build_wheel
 
 PROJECTS, VERSIONS = 50, ("1.0.0", "1.1.0", "1.2.0", "2.0.0")
@@ -44,24 +44,10 @@ JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
 PEER_PACKAGES = ["pypiserver", "devpi-server", "devpi-client", "waitress", "watchdog", "passlib"]
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "TWINE_", "UV_", "VIRTUAL_ENV"))}
-    env.update(
-        PIP_CONFIG_FILE=os.devnull,
-        PIP_NO_INPUT="1",
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
-        TWINE_NON_INTERACTIVE="1",
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-    )
-    env.update(extra)
-    return env
-
-
 def sh(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 600) -> str:
     proc = subprocess.run(
         cmd,
-        env=env or clean_env(),
+        env=env or python_tools_env(),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -131,7 +117,7 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float
 def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     with open(log, "ab") as fh:
         return subprocess.Popen(
-            cmd, env=env or clean_env(), stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT
+            cmd, env=env or python_tools_env(), stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT
         )
 
 
@@ -251,7 +237,7 @@ def main() -> int:
             )
         )
         wait_http(devpi_url + "/+api", procs[-1], "devpi-server")
-        denv = clean_env(DEVPI_CLIENTDIR=str(tmp / "devpi-client"))
+        denv = python_tools_env(DEVPI_CLIENTDIR=str(tmp / "devpi-client"))
         devpi = str(peer_bin / "devpi")
         sh([devpi, "use", devpi_url], denv)
         sh([devpi, "login", "root", "--password", "rootpw"], denv)

@@ -46,21 +46,6 @@ def output(proc: subprocess.CompletedProcess[str]) -> str:
     return proc.stdout + proc.stderr
 
 
-def blob_files(server: LiveServer) -> set[str]:
-    """Every stored blob (relative path under blobs/), excluding the writers' temp folder."""
-    root = server.data_dir / "blobs"
-    return {
-        str(p.relative_to(root))
-        for p in root.rglob("*")
-        if p.is_file() and p.relative_to(root).parts[0] != "tmp"
-    }
-
-
-def tmp_files(server: LiveServer) -> list[str]:
-    tmp = server.data_dir / "blobs" / "tmp"
-    return sorted(p.name for p in tmp.iterdir()) if tmp.exists() else []
-
-
 def http(server: LiveServer, token: str | None = None) -> httpx.Client:
     headers = {"Authorization": f"token {token}"} if token else {}
     return httpx.Client(base_url=server.url, headers=headers, trust_env=False, timeout=60)
@@ -102,8 +87,8 @@ def assert_nothing_stored(
     subdir = basename.split("/")[0]
     for checked in [subdir] if subdir in ("noarch", "linux-64") else ["noarch", "linux-64"]:
         assert filename not in repodata_files(server, owner, checked)
-    assert blob_files(server) == blobs_before
-    assert tmp_files(server) == []
+    assert server.blob_files() == blobs_before
+    assert server.tmp_files() == []
 
 
 def md5_b64(data: bytes) -> str:
@@ -389,7 +374,7 @@ def test_existing_file_conflict_force_and_skip(
     assert "Conflict" in output(conflict)
     assert repodata_files(server, "alice", "linux-64")["dup-1.0-0.tar.bz2"]["sha256"] == sha256_file(first)
 
-    first_blob = {b for b in blob_files(server) if b.endswith(sha256_file(first))}
+    first_blob = {b for b in server.blob_files() if b.endswith(sha256_file(first))}
     assert first_blob
     forced = alice.run("upload", "--force", str(second))
     assert "Upload complete" in output(forced)
@@ -397,7 +382,7 @@ def test_existing_file_conflict_force_and_skip(
     with http(server) as c:
         assert c.get(dist_url("alice", "dup", "1.0", basename)).json()["sha256"] == sha256_file(second)
     assert package_basenames(server, "alice", "dup") == [basename]
-    assert not first_blob & blob_files(server), "the replaced file's bytes are still stored"
+    assert not first_blob & server.blob_files(), "the replaced file's bytes are still stored"
 
     skipped = alice.run("upload", "--skip-existing", str(third))
     assert skipped.returncode == 0
@@ -409,7 +394,7 @@ def test_existing_file_conflict_force_and_skip(
 
 
 def test_remove_file_release_and_package(server: LiveServer, alice: AnacondaCLI, tmp_path: Path) -> None:
-    blobs_before = blob_files(server)
+    blobs_before = server.blob_files()
     v1_noarch = build_conda_package(tmp_path / "a", "gone", "1.0")
     v1_linux = build_conda_package(tmp_path / "b", "gone", "1.0", subdir="linux-64", fmt="conda")
     v2_noarch = build_conda_package(tmp_path / "c", "gone", "2.0", fmt="conda")
@@ -432,7 +417,7 @@ def test_remove_file_release_and_package(server: LiveServer, alice: AnacondaCLI,
         alice.run("remove", "-f", "alice/gone")
         assert_json_error(c.get("/api/package/alice/gone"), 404)
         assert "gone-2.0-0.conda" not in repodata_files(server, "alice", "noarch")
-    assert blob_files(server) == blobs_before, "removed files' bytes are still stored"
+    assert server.blob_files() == blobs_before, "removed files' bytes are still stored"
 
 
 # -- package --create, uploads into someone else's namespace -----------------------------------------------
@@ -453,7 +438,7 @@ def test_package_create_then_conflict(server: LiveServer, alice: AnacondaCLI) ->
 def test_upload_into_another_users_namespace_is_refused(
     server: LiveServer, alice: AnacondaCLI, tmp_path: Path
 ) -> None:
-    blobs_before = blob_files(server)
+    blobs_before = server.blob_files()
     pkg = build_conda_package(tmp_path, "intruder", "1.0")
     proc = alice.run("upload", "-u", "bob", str(pkg), check=False)
     assert proc.returncode != 0
@@ -472,7 +457,7 @@ def test_corrupt_archive(
     good = build_conda_package(tmp_path / "good", "broken", "1.0", fmt=fmt)
     bad = corrupt_copy(good, tmp_path / "bad")
     basename = f"noarch/{bad.name}"
-    blobs_before = blob_files(server)
+    blobs_before = server.blob_files()
 
     # The CLI refuses to read it, so it never reaches the server that way ...
     cli = alice.run("upload", str(bad), check=False)
@@ -493,7 +478,7 @@ def test_archive_without_index_json(
 ) -> None:
     pkg = build_conda_package(tmp_path, "noindex", "1.0", fmt=fmt, omit_index=True)
     basename = f"noarch/{pkg.name}"
-    blobs_before = blob_files(server)
+    blobs_before = server.blob_files()
     with pytest.raises(binstar_errors.UserError) as err:
         api_upload(api, pkg, "noindex", "1.0", basename)
     assert err.value.args == ("not a conda package: info/index.json is missing", 400)
@@ -503,7 +488,7 @@ def test_archive_without_index_json(
 def test_archive_name_differs_from_request(server: LiveServer, api: Binstar, tmp_path: Path) -> None:
     pkg = build_conda_package(tmp_path, "realname", "1.0")
     basename = "noarch/realname-1.0-0.tar.bz2"
-    blobs_before = blob_files(server)
+    blobs_before = server.blob_files()
     with pytest.raises(binstar_errors.UserError) as err:
         api_upload(api, pkg, "othername", "1.0", basename)
     assert err.value.args == ("the archive is package 'realname', not 'othername'", 400)
@@ -513,7 +498,7 @@ def test_archive_name_differs_from_request(server: LiveServer, api: Binstar, tmp
 def test_archive_version_differs_from_request(server: LiveServer, alice: AnacondaCLI, tmp_path: Path) -> None:
     # The CLI sends this one itself: --version overrides the version (and the basename) it uploads under.
     pkg = build_conda_package(tmp_path, "verpkg", "1.0")
-    blobs_before = blob_files(server)
+    blobs_before = server.blob_files()
     proc = alice.run("upload", "--version", "9.9", str(pkg), check=False)
     assert proc.returncode != 0
     assert "UserError: (\"the archive is version '1.0', not '9.9'\", 400)" in output(proc)
@@ -524,7 +509,7 @@ def test_archive_version_differs_from_request(server: LiveServer, alice: Anacond
 def test_archive_subdir_differs_from_request(server: LiveServer, api: Binstar, tmp_path: Path) -> None:
     pkg = build_conda_package(tmp_path, "subpkg", "1.0", subdir="noarch")
     basename = "linux-64/subpkg-1.0-0.tar.bz2"
-    blobs_before = blob_files(server)
+    blobs_before = server.blob_files()
     with pytest.raises(binstar_errors.UserError) as err:
         api_upload(api, pkg, "subpkg", "1.0", basename)
     assert err.value.args == ("the archive is for subdir 'noarch', but was uploaded to 'linux-64'", 400)
@@ -553,7 +538,7 @@ def test_bad_basename_refused_at_stage(
 ) -> None:
     pkg = build_conda_package(tmp_path, "pathpkg", "1.0")
     ensure_release(api, "pathpkg", "1.0")
-    blobs_before = blob_files(server)
+    blobs_before = server.blob_files()
     message = assert_json_error(raw.stage("alice", "pathpkg", "1.0", wire, pkg.read_bytes()), 400, fragment)
     assert "invalid file name" in message and repr(basename) in message
     assert_nothing_stored(server, blobs_before, "alice", "pathpkg", "1.0", basename)
@@ -568,7 +553,7 @@ def test_bad_basename_refused_at_stage(
 
 def test_unknown_subdir(server: LiveServer, alice: AnacondaCLI, tmp_path: Path) -> None:
     pkg = build_conda_package(tmp_path, "oddsub", "1.0", subdir="linux-65")
-    blobs_before = blob_files(server)
+    blobs_before = server.blob_files()
     proc = alice.run("upload", str(pkg), check=False)
     assert proc.returncode != 0
     assert "UserError: (\"unknown subdir 'linux-65'" in output(proc)
@@ -586,7 +571,7 @@ def test_oversized_string_in_stage_attrs(
     # Through the CLI: index.json keys go into the stage attrs.
     pkg = build_conda_package(tmp_path, "bigattr", "1.0", extra_index={"notes": "n" * BIG})
     basename = "noarch/bigattr-1.0-0.tar.bz2"
-    blobs_before = blob_files(server)
+    blobs_before = server.blob_files()
     proc = alice.run("upload", str(pkg), check=False)
     assert proc.returncode != 0
     assert "UserError: ('attrs holds a value longer than 65536 characters', 400)" in output(proc)
@@ -605,7 +590,7 @@ def test_oversized_summary_in_about_json(
 ) -> None:
     pkg = build_conda_package(tmp_path, "bigabout", "1.0", summary="s" * BIG)
     basename = "noarch/bigabout-1.0-0.tar.bz2"
-    blobs_before = blob_files(server)
+    blobs_before = server.blob_files()
     # The CLI sends the summary with the package: refused there, before any bytes are sent.
     proc = alice.run("upload", str(pkg), check=False)
     assert proc.returncode != 0
@@ -623,7 +608,7 @@ def test_oversized_summary_in_about_json(
 def test_oversized_field_in_index_json(server: LiveServer, api: Binstar, tmp_path: Path) -> None:
     pkg = build_conda_package(tmp_path, "bigindex", "1.0", extra_index={"summary": "s" * BIG})
     basename = "noarch/bigindex-1.0-0.tar.bz2"
-    blobs_before = blob_files(server)
+    blobs_before = server.blob_files()
     with pytest.raises(binstar_errors.UserError) as err:
         api_upload(
             api, pkg, "bigindex", "1.0", basename
@@ -641,7 +626,7 @@ def test_storage_post_with_wrong_digest_or_length(
     data = pkg.read_bytes()
     basename = "noarch/digest-1.0-0.tar.bz2"
     ensure_release(api, "digest", "1.0")
-    blobs_before = blob_files(server)
+    blobs_before = server.blob_files()
     staged = raw.stage("alice", "digest", "1.0", basename, data)
     assert staged.status_code == 200, staged.text
     if wrong == "Content-MD5":
@@ -659,7 +644,7 @@ def test_storage_post_with_wrong_digest_or_length(
 
 def test_commit_with_unknown_dist_id(server: LiveServer, api: Binstar, raw: RawUploader) -> None:
     ensure_release(api, "ghost", "1.0")
-    blobs_before = blob_files(server)
+    blobs_before = server.blob_files()
     basename = "noarch/ghost-1.0-0.tar.bz2"
     assert_json_error(raw.commit("alice", "ghost", "1.0", basename, uuid.uuid4().hex), 400, "dist_id")
     assert_json_error(raw.commit("alice", "ghost", "1.0", basename, None), 400)
@@ -676,7 +661,7 @@ def test_commit_with_used_dist_id(server: LiveServer, api: Binstar, raw: RawUplo
     assert raw.storage_post(staged.json(), data).status_code == 201
     dist_id = staged.json()["dist_id"]
     assert raw.commit("alice", "reuse", "1.0", basename, dist_id).status_code == 200
-    blobs_after_first = blob_files(server)
+    blobs_after_first = server.blob_files()
     listed = repodata_files(server, "alice", "noarch")["reuse-1.0-0.tar.bz2"]
 
     # The same commit again is refused, and does not duplicate or change the file.
@@ -688,13 +673,13 @@ def test_commit_with_used_dist_id(server: LiveServer, api: Binstar, raw: RawUplo
     other_basename = "linux-64/reuse-1.0-0.tar.bz2"
     assert_json_error(raw.commit("alice", "reuse", "1.0", other_basename, dist_id), 400)
     assert_nothing_stored(server, blobs_after_first, "alice", "reuse", "1.0", other_basename)
-    assert sha256_file(other) not in {b.rsplit("/", 1)[-1] for b in blob_files(server)}
+    assert sha256_file(other) not in {b.rsplit("/", 1)[-1] for b in server.blob_files()}
 
 
 def test_upload_without_token_is_401(server: LiveServer, anonymous: AnacondaCLI, tmp_path: Path) -> None:
     pkg = build_conda_package(tmp_path, "anonpkg", "1.0")
     basename = "noarch/anonpkg-1.0-0.tar.bz2"
-    blobs_before = blob_files(server)
+    blobs_before = server.blob_files()
     proc = anonymous.run("upload", "-u", "alice", str(pkg), check=False)
     assert proc.returncode != 0
     assert re.search(r"Unauthorized: \('.*authentication required.*', 401\)", output(proc)), output(proc)
@@ -704,13 +689,13 @@ def test_upload_without_token_is_401(server: LiveServer, anonymous: AnacondaCLI,
     with RawUploader(server, None) as nobody:
         assert_json_error(nobody.stage("alice", "hello", "1.0", "noarch/hello-2.0-0.tar.bz2", b"x"), 401)
         assert_json_error(nobody.commit("alice", "hello", "1.0", "noarch/hello-2.0-0.tar.bz2", "0" * 32), 401)
-    assert blob_files(server) == blobs_before
+    assert server.blob_files() == blobs_before
 
 
 def test_upload_with_invalid_token_is_401(server: LiveServer, anonymous: AnacondaCLI, tmp_path: Path) -> None:
     pkg = build_conda_package(tmp_path, "badtokpkg", "1.0")
     basename = "noarch/badtokpkg-1.0-0.tar.bz2"
-    blobs_before = blob_files(server)
+    blobs_before = server.blob_files()
     proc = anonymous.run("-t", "not-a-real-token", "upload", str(pkg), check=False)
     assert proc.returncode != 0
     assert re.search(r"Unauthorized: \('.*invalid token.*', 401\)", output(proc)), output(proc)
@@ -720,7 +705,7 @@ def test_upload_with_invalid_token_is_401(server: LiveServer, anonymous: Anacond
         assert_json_error(
             forged.stage("alice", "hello", "1.0", "noarch/hello-2.0-0.tar.bz2", b"x"), 401, "invalid token"
         )
-    assert blob_files(server) == blobs_before
+    assert server.blob_files() == blobs_before
 
 
 # -- crash safety ------------------------------------------------------------------------------------------
@@ -744,7 +729,7 @@ def test_uncommitted_upload_is_invisible_after_sigkill(
         assert c.get(dist_url("alice", "crashpkg", "1.0", basename)).status_code == 404
     assert package_basenames(server, "alice", "crashpkg") == []
     assert "crashpkg-1.0-0.tar.bz2" not in repodata_files(server, "alice", "noarch")
-    assert tmp_files(server) == []
+    assert server.tmp_files() == []
 
 
 def _multipart(fields: dict[str, str], filename: str) -> tuple[str, bytes, bytes]:
@@ -770,7 +755,7 @@ def test_sigkill_during_large_storage_post(
     data = os.urandom(size)
     basename = f"big-{when}.bin"
     ensure_release(api, "bigfile", "1.0")
-    blobs_before = blob_files(server)
+    blobs_before = server.blob_files()
     with RawUploader(server, alice_token) as uploader:
         staged = uploader.stage("alice", "bigfile", "1.0", basename, data, dist_type="file")
     assert staged.status_code == 200, staged.text
@@ -804,9 +789,9 @@ def test_sigkill_during_large_storage_post(
         time.sleep(0.3)
     else:
         deadline = time.monotonic() + 30
-        while not tmp_files(server) and thread.is_alive() and time.monotonic() < deadline:
+        while not server.tmp_files() and thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.002)
-        assert tmp_files(server), f"never saw the blob being written ({outcome})"
+        assert server.tmp_files(), f"never saw the blob being written ({outcome})"
     assert thread.is_alive(), f"the upload finished before the kill ({outcome})"
     server.kill()
     thread.join(30)
@@ -816,8 +801,8 @@ def test_sigkill_during_large_storage_post(
     with http(server) as c:
         assert c.get(dist_url("alice", "bigfile", "1.0", basename)).status_code == 404
     assert package_basenames(server, "alice", "bigfile") == []
-    assert blob_files(server) == blobs_before, "a partial or orphaned blob was left"
-    assert tmp_files(server) == [], "a partial blob was left in blobs/tmp"
+    assert server.blob_files() == blobs_before, "a partial or orphaned blob was left"
+    assert server.tmp_files() == [], "a partial blob was left in blobs/tmp"
     # The upload never completed: its dist_id cannot be committed.
     with RawUploader(server, alice_token) as again:
         assert_json_error(

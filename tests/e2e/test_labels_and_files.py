@@ -46,7 +46,7 @@ from binstar_client import errors as binstar_errors
 from nbformat import v4
 from packaging.version import Version
 
-from support.clients import AnacondaCLI, rattler_error, rattler_install, rattler_records
+from support.clients import python_tools_env, AnacondaCLI, rattler_error, rattler_install, rattler_records
 from support.condapkg import build_conda_package
 from support.pypkg import build_wheel, metadata_text
 from support.server import LiveServer
@@ -90,21 +90,6 @@ def parallel(*calls: Callable[[], T]) -> list[T]:
         return [f.result() for f in futures]
 
 
-def blob_files(server: LiveServer) -> set[str]:
-    """Every stored blob (path under blobs/), without the writers' temp folder."""
-    root = server.data_dir / "blobs"
-    return {
-        str(p.relative_to(root))
-        for p in root.rglob("*")
-        if p.is_file() and p.relative_to(root).parts[0] != "tmp"
-    }
-
-
-def tmp_files(server: LiveServer) -> list[str]:
-    tmp = server.data_dir / "blobs" / "tmp"
-    return sorted(p.name for p in tmp.iterdir()) if tmp.exists() else []
-
-
 def dist(
     server: LiveServer, token: str | None, owner: str, package: str, version: str, basename: str
 ) -> httpx.Response:
@@ -144,29 +129,10 @@ def conda_pkg(dest: Path, name: str, version: str, **kwargs: Any) -> tuple[Path,
     return path, f"{kwargs.get('subdir', 'noarch')}/{path.name}"
 
 
-def client_env(**extra: str) -> dict[str, str]:
-    """pip/twine/venv environment: nothing inherited may point them at another index or config."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PIP_", "TWINE_", "VIRTUAL_ENV", "CONDA_", "PYTHONPATH"))
-    }
-    env.update(
-        PIP_CONFIG_FILE=os.devnull,
-        PIP_NO_INPUT="1",
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
-    )
-    env.update(extra)
-    return env
-
-
 def run(cmd: Sequence[str], timeout: float = 180, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         list(cmd),
-        env=client_env(),
+        env=python_tools_env(),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -485,7 +451,7 @@ def test_label_copy_lock_unlock_remove(
     assert re.search(r"^Label gamma\s*\[locked\]", shown_text, re.MULTILINE), shown_text
     assert f"alice/lk-pkg/1.0/{v1_b}" in shown_text and f"alice/lk-pkg/2.0/{v2_b}" not in shown_text
 
-    blobs_before = blob_files(server)
+    blobs_before = server.blob_files()
     upload, move_in, move_out, copy_in, copy_out, remove_file, remove_label = parallel(
         lambda: alice.run("upload", "--label", "gamma", str(new), check=False),
         lambda: alice.run(
@@ -518,7 +484,7 @@ def test_label_copy_lock_unlock_remove(
 
     # The locked label is exactly as it was, and the refused upload left nothing behind.
     assert dist(server, token, "alice", "lk-new", "1.0", new_b).status_code == 404
-    assert blob_files(server) == blobs_before and tmp_files(server) == []
+    assert server.blob_files() == blobs_before and server.tmp_files() == []
     assert "gamma" in labels_of(server, token, "alice", "lk-pkg", "1.0", v1_b)
     assert "gamma" not in labels_of(server, token, "alice", "lk-pkg", "2.0", v2_b)
     assert channel_files(server, "alice/label/gamma") == {v1.name}
@@ -536,7 +502,7 @@ def test_copy_between_labels_and_owners(
     server: LiveServer, alice: AnacondaCLI, bob: AnacondaCLI, uploaded: Uploaded
 ) -> None:
     pkg, pkg_b = uploaded["cp-pkg"]
-    blobs_before = blob_files(server)
+    blobs_before = server.blob_files()
     # bob may write his own namespace and read alice's public package: a copy is metadata only.
     to_test, to_bob = parallel(
         lambda: alice.run(
@@ -553,7 +519,7 @@ def test_copy_between_labels_and_owners(
     assert copied.status_code == 200, copied.text
     assert copied.json()["labels"] == ["main"]
     assert copied.json()["sha256"] == hashlib.sha256(pkg.read_bytes()).hexdigest()
-    assert blob_files(server) == blobs_before, "a copy must not write a new blob"
+    assert server.blob_files() == blobs_before, "a copy must not write a new blob"
 
     conflict = bob.run("copy", "alice/cp-pkg/1.0", "--from-label", "dev", "--to-owner", "bob", check=False)
     assert CONFLICT in failed(conflict, "plain copy onto an existing file"), output(conflict)
@@ -569,7 +535,7 @@ def test_copy_between_labels_and_owners(
     ok(updated, "copy --update")
     assert pkg.name in channel_files(server, "bob")
     assert dist(server, bob.token(), "bob", "cp-pkg", "1.0", pkg_b).status_code == 200
-    assert blob_files(server) == blobs_before
+    assert server.blob_files() == blobs_before
 
     # alice may not write bob's namespace.
     with http(server, alice.token()) as c:
@@ -829,15 +795,15 @@ def test_corrupt_notebook_is_refused_and_nothing_stored(
     }
     for name, data in cases.items():
         path = write(d / f"{name}.ipynb", data)
-        blobs_before = blob_files(server)
+        blobs_before = server.blob_files()
         with pytest.raises(binstar_errors.BinstarError) as refused:
             upload_notebook(api, path, name, "1")
         message, status = refused.value.args[0], refused.value.args[1]
         assert 400 <= status < 500, refused.value.args
         assert "not a valid Jupyter notebook" in message, message
         assert dist(server, alice.token(), "alice", name, "1", path.name).status_code == 404
-        assert blob_files(server) == blobs_before, name
-        assert tmp_files(server) == []
+        assert server.blob_files() == blobs_before, name
+        assert server.tmp_files() == []
 
 
 # The hostile corpus: every payload either sets window.__pwned or opens a dialog if it ever runs.

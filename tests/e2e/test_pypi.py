@@ -39,7 +39,7 @@ import httpx
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from support.clients import AnacondaCLI
+from support.clients import python_tools_env, AnacondaCLI
 from support.pypkg import build_sdist, build_wheel
 from support.server import LiveServer
 
@@ -64,27 +64,6 @@ UPLOAD_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
 # -- helpers --------------------------------------------------------------------------------------------
-
-
-def client_env(**extra: str) -> dict[str, str]:
-    """The environment for pip/uv/twine: nothing inherited may point them at another index or config."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PIP_", "UV_", "TWINE_", "VIRTUAL_ENV", "CONDA_", "PYTHONPATH"))
-    }
-    env.update(
-        PIP_CONFIG_FILE=os.devnull,
-        PIP_NO_INPUT="1",
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-        TWINE_NON_INTERACTIVE="1",
-        UV_PYTHON_DOWNLOADS="never",
-        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
-    )
-    env.update(extra)
-    return env
 
 
 def run(
@@ -120,7 +99,7 @@ def uv_bin() -> str:
 
 
 def uv_env(tmp: Path, **extra: str) -> dict[str, str]:
-    return client_env(
+    return python_tools_env(
         UV_CACHE_DIR=str(tmp / "uv-cache"),
         UV_NO_CONFIG="1",
         XDG_CONFIG_HOME=str(tmp / "xdg"),
@@ -139,7 +118,7 @@ def fresh_venv(path: Path) -> Path:
 def pip_install(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-cache-dir", *args],
-        env=client_env(),
+        env=python_tools_env(),
         timeout=180,
     )
 
@@ -176,7 +155,7 @@ def twine(
     ]
     if verbose:
         cmd.append("--verbose")
-    return run([*cmd, *map(str, files)], env=client_env(), timeout=120)
+    return run([*cmd, *map(str, files)], env=python_tools_env(), timeout=120)
 
 
 def uv_publish(
@@ -278,20 +257,6 @@ def anchors(html: str) -> dict[str, dict[str, str | None]]:
     parser = Anchors()
     parser.feed(html)
     return {text: attrs for attrs, text in parser.links}
-
-
-def blob_files(server: LiveServer) -> set[str]:
-    root = server.data_dir / "blobs"
-    return {
-        str(p.relative_to(root))
-        for p in root.rglob("*")
-        if p.is_file() and p.relative_to(root).parts[0] != "tmp"
-    }
-
-
-def tmp_files(server: LiveServer) -> list[str]:
-    tmp = server.data_dir / "blobs" / "tmp"
-    return sorted(p.name for p in tmp.iterdir()) if tmp.exists() else []
 
 
 def legacy_upload(
@@ -637,7 +602,7 @@ def test_conflicting_reupload_is_400_file_already_exists(
 ) -> None:
     other = build_wheel(tmp_path, "dep-lib", "1.2", module_code="VERSION = 'other bytes'\n")
     assert other.name == DEP_WHEEL and other.read_bytes() != published[DEP_WHEEL].read_bytes()
-    blobs = blob_files(server)
+    blobs = server.blob_files()
     proc = twine(server, "/pypi/alice/", "__token__", tokens.alice, other, verbose=True)
     assert proc.returncode != 0
     assert "File already exists" in proc.stdout + proc.stderr
@@ -645,7 +610,7 @@ def test_conflicting_reupload_is_400_file_already_exists(
         server, "/pypi/alice/", ("__token__", tokens.alice), other.name, other.read_bytes(), "dep-lib", "1.2"
     )
     assert r.status_code == 400 and "File already exists" in r.text
-    assert blob_files(server) == blobs and tmp_files(server) == []
+    assert server.blob_files() == blobs and server.tmp_files() == []
     served = get(f"{server.url}/pypi/alice/files/{DEP_WHEEL}")
     assert served.content == published[DEP_WHEEL].read_bytes()
 
@@ -710,13 +675,13 @@ def test_bad_upload_is_400_with_reason_and_stores_nothing(
     server: LiveServer, published: dict[str, Path], tokens: Tokens, tmp_path: Path, kind: str
 ) -> None:
     filename, content, name, version, reason = _bad_upload(kind, tmp_path)
-    blobs = blob_files(server)
+    blobs = server.blob_files()
     before = root_names(f"{server.url}/pypi/alice/simple/")
     r = legacy_upload(server, "/pypi/alice/", ("__token__", tokens.alice), filename, content, name, version)
     assert r.status_code == 400, (r.status_code, r.text)
     assert reason.lower() in r.text.lower(), r.text
-    assert blob_files(server) == blobs, "a refused upload left a blob behind"
-    assert tmp_files(server) == []
+    assert server.blob_files() == blobs, "a refused upload left a blob behind"
+    assert server.tmp_files() == []
     assert root_names(f"{server.url}/pypi/alice/simple/") == before
     for project in {name, "real-name", "claimed-name"}:
         assert get(f"{server.url}/pypi/alice/simple/{project}/", headers={"Accept": JSON}).status_code == 404
@@ -740,7 +705,7 @@ def test_wrong_token_is_401_and_other_namespace_is_403(
 ) -> None:
     wheel = build_wheel(tmp_path, "dep-lib", "9.0")
     data = wheel.read_bytes()
-    blobs = blob_files(server)
+    blobs = server.blob_files()
     r = legacy_upload(
         server, "/pypi/alice/", ("__token__", "not-a-token"), wheel.name, data, "dep-lib", "9.0"
     )
@@ -763,7 +728,7 @@ def test_wrong_token_is_401_and_other_namespace_is_403(
         server, "/pypi/alice/", ("__token__", tokens.alice_download), wheel.name, data, "dep-lib", "9.0"
     )
     assert r.status_code == 403 and "pypi:upload" in r.text
-    assert blob_files(server) == blobs and tmp_files(server) == []
+    assert server.blob_files() == blobs and server.tmp_files() == []
     assert "9.0" not in page_json(f"{server.url}/pypi/alice/simple/dep-lib/")["versions"]
     assert get(f"{server.url}/pypi/alice/simple/bobs-thing/", headers={"Accept": JSON}).status_code == 404
 
@@ -948,7 +913,7 @@ def test_identical_file_uploaded_into_another_label_is_listed_there(
     """Re-uploading a file that is in main into label ``staging`` answers 200 and lists it in ``staging``
     (a 200 that left the label index without the file would be a silent failure)."""
     wheel = published[APP_WHEEL]
-    blobs = blob_files(server)
+    blobs = server.blob_files()
     ok(
         twine(server, "/pypi/alice/label/staging/", "__token__", tokens.alice, wheel),
         "twine upload to staging",
@@ -960,4 +925,4 @@ def test_identical_file_uploaded_into_another_label_is_listed_there(
     assert staging["files"][0]["hashes"] == next(
         f["hashes"] for f in main["files"] if f["filename"] == APP_WHEEL
     )
-    assert blob_files(server) == blobs  # the same blob, no copy
+    assert server.blob_files() == blobs  # the same blob, no copy

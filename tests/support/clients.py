@@ -247,3 +247,25 @@ def rattler_names(proc: subprocess.CompletedProcess[str]) -> dict[int, list[str]
             parts = line.split()
             out[int(parts[1])] = parts[2:]
     return out
+
+
+def python_tools_env(**extra: str) -> dict[str, str]:
+    """The environment for pip, uv, twine and venvs: nothing inherited (this machine has a global pip config
+    with find-links) may point them at another index or config."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "UV_", "TWINE_", "VIRTUAL_ENV", "CONDA_", "PYTHONPATH"))
+    }
+    env.update(
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_NO_INPUT="1",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+        TWINE_NON_INTERACTIVE="1",
+        UV_PYTHON_DOWNLOADS="never",
+        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
+    )
+    env.update(extra)
+    return env

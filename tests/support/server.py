@@ -166,6 +166,20 @@ class LiveServer:
             self._log_file.close()
             self._log_file = None
 
+    def blob_files(self) -> set[str]:
+        """Every stored blob (relative path under blobs/), without the writers' temp folder."""
+        root = self.data_dir / "blobs"
+        return {
+            str(q.relative_to(root))
+            for q in root.rglob("*")
+            if q.is_file() and q.relative_to(root).parts[0] != "tmp"
+        }
+
+    def tmp_files(self) -> list[str]:
+        """What the blob writers' temp folder holds (a partial upload leaves a file here)."""
+        tmp = self.data_dir / "blobs" / "tmp"
+        return sorted(q.name for q in tmp.iterdir()) if tmp.exists() else []
+
     def log_text(self) -> str:
         if self._log_file is not None:
             self._log_file.flush()
