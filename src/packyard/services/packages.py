@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -249,6 +250,27 @@ class PackageService:
             if f is None:
                 raise NotFound(f"File {basename} does not exist")
             self._remove_file(uow, f)
+
+    def set_yanked(self, principal: Principal, owner_login: str, name: str, version: str, basename: str,
+                   yanked: bool | str) -> File:
+        """PEP 592: mark a Python file yanked (``True`` or a reason) or not (``False``). Its index entries
+        change in the same transaction, so pip and uv see it at once."""
+        if not isinstance(yanked, (bool, str)) or (isinstance(yanked, str) and len(yanked) > 1000):
+            raise InvalidInput("yanked must be true, false or a reason (at most 1000 characters)")
+        with self._uow(write=True) as uow:
+            s = uow.session
+            _, package = get_package(s, principal, owner_login, name, Action.WRITE)
+            rel = repo.release(s, package.id, version)
+            f = repo.release_file(s, rel.id, basename) if rel else None
+            if f is None:
+                raise NotFound(f"File {basename} does not exist")
+            if f.type != "pypi" or f.record is None:
+                raise InvalidInput("only Python files (wheels, sdists) can be yanked")
+            record = json.loads(f.record)
+            record["yanked"] = yanked or False
+            f.record = json.dumps(record, separators=(",", ":"), sort_keys=True)
+            indexing.publish(s, f, [label.name for label in f.labels])
+            return f
 
     def _remove_file(self, uow: UnitOfWork, f: File) -> None:
         s = uow.session

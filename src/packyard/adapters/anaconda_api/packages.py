@@ -101,6 +101,17 @@ def get_file(owner: str, name: str, version: str, basename: str, request: Reques
     return file_json(f, package.owner.login, package.name, version, base_url(request))
 
 
+@router.patch("/dist/{owner}/{name}/{version}/{basename:path}")
+def update_file(owner: str, name: str, version: str, basename: str, request: Request, c: ContainerDep,
+                who: PrincipalDep, body: Json | None = Body(None)) -> Json:
+    """Yank or un-yank a Python file: ``{"yanked": true | "reason" | false}`` (PEP 592)."""
+    body = body or {}
+    if "yanked" in body:
+        c.packages.set_yanked(who, owner, name, version, basename, body["yanked"])
+    package, f = c.packages.file(who, owner, name, version, basename)
+    return file_json(f, package.owner.login, package.name, version, base_url(request))
+
+
 @router.delete("/dist/{owner}/{name}/{version}/{basename:path}")
 def delete_file(owner: str, name: str, version: str, basename: str, c: ContainerDep, who: PrincipalDep) -> Json:
     c.packages.delete_file(who, owner, name, version, basename)
