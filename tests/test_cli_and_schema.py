@@ -61,3 +61,26 @@ def test_db_check_passes_on_head_and_catches_drift(tmp_path: Path, fresh_databas
     finally:
         Base.metadata.remove(extra)
     schema.check(url)
+
+
+def test_superuser_administration_commands(tmp_path: Path, fresh_database_url: str | None) -> None:
+    from packyard.container import Container
+    from packyard.errors import Unauthenticated
+
+    assert packyard(tmp_path, fresh_database_url, "user", "create", "erin", "--password", "erin-password").returncode == 0
+    reset = packyard(tmp_path, fresh_database_url, "user", "reset-password", "erin", "--password", "new-password")
+    assert reset.returncode == 0, reset.stderr
+    promoted = packyard(tmp_path, fresh_database_url, "user", "set-superuser", "erin")
+    assert promoted.returncode == 0, promoted.stderr
+    listing = packyard(tmp_path, fresh_database_url, "user", "list")
+    assert "erin" in listing.stdout and "yes" in listing.stdout
+    missing = packyard(tmp_path, fresh_database_url, "user", "disable", "nobody")
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+    c = Container(Settings(data_dir=tmp_path, database_url=fresh_database_url))
+    try:
+        assert c.accounts.authenticate_password("erin", "new-password").is_superuser
+        with pytest.raises(Unauthenticated):
+            c.accounts.authenticate_password("erin", "erin-password")
+    finally:
+        c.close()
