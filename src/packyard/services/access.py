@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from packyard.domain.permissions import Action, Grants, Principal, Resource, can, missing_scope
 from packyard.errors import NotFound, PermissionDenied, Unauthenticated
-from packyard.storage.db import repositories as repo
+from packyard.storage.db import memberships as members
 from packyard.storage.db.models import Owner, Package
 
 
@@ -38,18 +38,18 @@ def namespace_grants(s: Session, principal: Principal, owner: Owner) -> Namespac
         return NamespaceGrants(admin=principal.acts_for_id == owner.id)
     if owner.id == principal.user_id:
         return NamespaceGrants(admin=True)
-    collab = repo.collaborations(s, owner.id, principal.user_id)
+    collab = members.collaborations(s, owner.id, principal.user_id)
     if owner.kind != "org":
         return NamespaceGrants(write_ids=frozenset(collab))
-    groups = repo.member_groups(s, owner.id, principal.user_id)
+    groups = members.member_groups(s, owner.id, principal.user_id)
     admin = any(g.permission == "admin" for g in groups)
     write_groups = [g.id for g in groups if g.permission == "write"]
     read_groups = [g.id for g in groups if g.permission == "read"]
     return NamespaceGrants(
         admin=admin,
         write=bool(write_groups),
-        read_ids=frozenset(repo.group_package_ids(s, read_groups)),
-        write_ids=frozenset(repo.group_package_ids(s, write_groups) | collab),
+        read_ids=frozenset(members.group_package_ids(s, read_groups)),
+        write_ids=frozenset(members.group_package_ids(s, write_groups) | collab),
     )
 
 

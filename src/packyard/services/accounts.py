@@ -15,6 +15,7 @@ from packyard.domain.tokens import hash_token, new_token
 from packyard.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from packyard.services.access import namespace_grants
 from packyard.services.uow import UnitOfWork
+from packyard.storage.db import memberships as members
 from packyard.storage.db import repositories as repo
 from packyard.storage.db.base import utcnow
 from packyard.storage.db.models import Owner, Token
@@ -199,7 +200,7 @@ class UserAdminService:
 
     def list(self) -> list[Owner]:
         with self._uow() as uow:
-            return list(repo.all_users(uow.session))
+            return list(members.all_users(uow.session))
 
     def _user(self, uow: UnitOfWork, login: str) -> Owner:
         user = repo.owner_by_login(uow.session, login)

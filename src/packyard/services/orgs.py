@@ -13,6 +13,7 @@ from packyard.services import files, indexing
 from packyard.services.access import require
 from packyard.services.packages import PackageService, get_owner, get_package
 from packyard.services.uow import UnitOfWork
+from packyard.storage.db import memberships as members
 from packyard.storage.db import repositories as repo
 from packyard.storage.db.models import (
     Collaborator,
@@ -98,7 +99,7 @@ class OrgService:
     def orgs_of(self, login: str) -> list[Owner]:
         with self._uow() as uow:
             user = get_owner(uow.session, login)
-            return list(repo.orgs_of_user(uow.session, user.id))
+            return list(members.orgs_of_user(uow.session, user.id))
 
     # -- groups -----------------------------------------------------------------------------------------
 
@@ -107,12 +108,12 @@ class OrgService:
             s = uow.session
             org = _get_org(s, org_login)
             require(s, principal, Action.ADMIN, org)
-            return [(g, list(repo.group_members(s, g.id))) for g in repo.groups_of_org(s, org.id)]
+            return [(g, list(members.group_members(s, g.id))) for g in members.groups_of_org(s, org.id)]
 
     def _group(self, s: Session, principal: Principal, org_login: str, name: str) -> tuple[Owner, Group]:
         org = _get_org(s, org_login)
         require(s, principal, Action.ADMIN, org)
-        group = repo.group(s, org.id, name)
+        group = members.group(s, org.id, name)
         if group is None:
             raise NotFound(f"group {org.login}/{name} does not exist")
         return org, group
@@ -121,7 +122,7 @@ class OrgService:
         with self._uow() as uow:
             s = uow.session
             _, group = self._group(s, principal, org_login, name)
-            return group, list(repo.group_members(s, group.id)), list(repo.group_packages(s, group.id))
+            return group, list(members.group_members(s, group.id)), list(members.group_packages(s, group.id))
 
     def create_group(self, principal: Principal, org_login: str, name: str, permission: str) -> Group:
         if permission not in PERMISSIONS:
@@ -131,7 +132,7 @@ class OrgService:
             s = uow.session
             org = _get_org(s, org_login)
             require(s, principal, Action.ADMIN, org)
-            if repo.group(s, org.id, name) is not None:
+            if members.group(s, org.id, name) is not None:
                 raise AlreadyExists(f"group {org.login}/{name} already exists")
             group = Group(org_id=org.id, name=name, permission=permission)
             s.add(group)
@@ -142,7 +143,7 @@ class OrgService:
             s = uow.session
             org, group = self._group(s, principal, org_login, name)
             user = _get_user(s, user_login)
-            if repo.group_member(s, group.id, user.id) is None:
+            if members.group_member(s, group.id, user.id) is None:
                 s.add(GroupMember(group_id=group.id, user_id=user.id))
                 _notify(s, user.id, f"You were added to group {group.name} ({group.permission}) of {org.login}")
             indexing.touch_owner(s, org.id)
@@ -152,10 +153,10 @@ class OrgService:
             s = uow.session
             org, group = self._group(s, principal, org_login, name)
             user = get_owner(s, user_login)
-            member = repo.group_member(s, group.id, user.id)
+            member = members.group_member(s, group.id, user.id)
             if member is None:
                 raise NotFound(f"{user.login} is not a member of {org.login}/{group.name}")
-            if group.name == OWNERS_GROUP and len(repo.group_members(s, group.id)) == 1:
+            if group.name == OWNERS_GROUP and len(members.group_members(s, group.id)) == 1:
                 raise InvalidInput(f"{user.login} is the last owner of {org.login}; add another owner first")
             s.delete(member)
             indexing.touch_owner(s, org.id)
@@ -165,7 +166,7 @@ class OrgService:
             s = uow.session
             _, group = self._group(s, principal, org_login, name)
             user = get_owner(s, user_login)
-            return repo.group_member(s, group.id, user.id) is not None
+            return members.group_member(s, group.id, user.id) is not None
 
     def add_package(self, principal: Principal, org_login: str, name: str, package_name: str) -> None:
         with self._uow(write=True) as uow:
@@ -174,7 +175,7 @@ class OrgService:
             package = repo.package(s, org.id, package_name)
             if package is None:
                 raise NotFound(f"Package {org.login}/{package_name} does not exist")
-            if repo.group_package(s, group.id, package.id) is None:
+            if members.group_package(s, group.id, package.id) is None:
                 s.add(GroupPackage(group_id=group.id, package_id=package.id))
             indexing.touch_owner(s, org.id)
 
@@ -183,7 +184,7 @@ class OrgService:
             s = uow.session
             org, group = self._group(s, principal, org_login, name)
             package = repo.package(s, org.id, package_name)
-            link = repo.group_package(s, group.id, package.id) if package else None
+            link = members.group_package(s, group.id, package.id) if package else None
             if link is None:
                 raise NotFound(f"Package {org.login}/{package_name} is not in group {group.name}")
             s.delete(link)
@@ -194,14 +195,14 @@ class OrgService:
     def collaborators(self, principal: Principal, owner_login: str, package_name: str) -> list[Owner]:
         with self._uow() as uow:
             _, package = get_package(uow.session, principal, owner_login, package_name)
-            return list(repo.collaborators_of(uow.session, package.id))
+            return list(members.collaborators_of(uow.session, package.id))
 
     def add_collaborator(self, principal: Principal, owner_login: str, package_name: str, user_login: str) -> None:
         with self._uow(write=True) as uow:
             s = uow.session
             owner, package = get_package(s, principal, owner_login, package_name, Action.ADMIN)
             user = _get_user(s, user_login)
-            if repo.collaborator(s, package.id, user.id) is None:
+            if members.collaborator(s, package.id, user.id) is None:
                 s.add(Collaborator(package_id=package.id, user_id=user.id))
                 _notify(s, user.id, f"You are now a collaborator on {owner.login}/{package.name}")
             indexing.touch_owner(s, owner.id)
@@ -212,7 +213,7 @@ class OrgService:
             s = uow.session
             owner, package = get_package(s, principal, owner_login, package_name, Action.ADMIN)
             user = get_owner(s, user_login)
-            link = repo.collaborator(s, package.id, user.id)
+            link = members.collaborator(s, package.id, user.id)
             if link is None:
                 raise NotFound(f"{user.login} is not a collaborator on {owner.login}/{package.name}")
             s.delete(link)
@@ -254,4 +255,4 @@ class OrgService:
         with self._uow() as uow:
             if principal.user_id is None:
                 raise Unauthenticated("log in to read your notifications")
-            return list(repo.notifications_of(uow.session, principal.user_id))
+            return list(members.notifications_of(uow.session, principal.user_id))

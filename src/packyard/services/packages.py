@@ -16,6 +16,7 @@ from packyard.services import indexing
 from packyard.services.access import namespace_grants, readable, require
 from packyard.services.uow import UnitOfWork
 from packyard.storage.blobs.base import BlobStore
+from packyard.storage.db import memberships as members
 from packyard.storage.db import repositories as repo
 from packyard.storage.db.models import File, GroupPackage, Owner, Package, Release
 
@@ -124,7 +125,7 @@ class PackageService:
             if not grants.admin and principal.user_id is not None and owner.kind == "org":
                 # A read-write group member who creates a package keeps write access to it through the
                 # groups that let them create it.
-                for group in repo.member_groups(s, owner.id, principal.user_id):
+                for group in members.member_groups(s, owner.id, principal.user_id):
                     if group.permission == "write":
                         s.add(GroupPackage(group_id=group.id, package_id=package.id))
             return package
