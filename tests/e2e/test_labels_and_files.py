@@ -220,37 +220,6 @@ def old_client() -> Iterator[Future[Path]]:
         yield pool.submit(_install_old_client)
 
 
-class OldAnacondaCLI(AnacondaCLI):
-    """The same simulated user, driving anaconda-client 1.13.0 from its own venv."""
-
-    def __init__(self, home: Path, executable: Path) -> None:
-        super().__init__(home)
-        self.executable = executable
-
-    def run(
-        self,
-        *args: str,
-        input: str | None = None,
-        check: bool = True,
-        timeout: float = 120,
-        extra_env: dict[str, str] | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [str(self.executable), *args],
-            env={**self.env, **(extra_env or {})},
-            cwd=self.home,
-            input=input,
-            stdin=subprocess.DEVNULL if input is None else None,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if check:
-            ok(proc, "anaconda (1.13.0) " + " ".join(args))
-        return proc
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's Chromium driven by playwright (installed with apt-get when missing and we are root).
@@ -677,7 +646,7 @@ dependencies:
 def test_environment_from_client_1_13_and_conda_env_create_flow(
     server: LiveServer, alice: AnacondaCLI, workdir: Path, old_client: Future[Path]
 ) -> None:
-    old = OldAnacondaCLI(workdir / "alice-1.13-home", old_client.result(timeout=900))
+    old = AnacondaCLI(workdir / "alice-1.13-home", old_client.result(timeout=900))
     old.configure(server.api_url)
     old.login("alice", "alice-password")
     env_file = workdir / "envs" / "environment.yml"

@@ -46,7 +46,8 @@ def anaconda_executable() -> str:
 class AnacondaCLI:
     """One simulated anaconda-client user with its own HOME (config and token files live there)."""
 
-    def __init__(self, home: Path | str) -> None:
+    def __init__(self, home: Path | str, executable: Path | str | None = None) -> None:
+        self.executable = str(executable) if executable is not None else anaconda_executable()
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
         self.api_url: str | None = None
@@ -77,7 +78,7 @@ class AnacondaCLI:
     ) -> subprocess.CompletedProcess[str]:
         env = {**self.env, **(extra_env or {})}
         proc = subprocess.run(
-            [anaconda_executable(), *args],
+            [self.executable, *args],
             env=env,
             cwd=self.home,
             input=input,

@@ -44,8 +44,10 @@ class ChannelService:
         self._channeldata: dict[tuple[int, str, int, Any], IndexBytes] = {}
 
     def repodata(self, principal: Principal, owner_login: str, label: str, subdir: str) -> IndexBytes:
-        """The repodata document this principal may see. ``NotFound`` for an unknown owner or subdir."""
+        """The repodata document this principal may see. ``NotFound`` for an unknown owner or subdir,
+        ``InvalidInput`` for a malformed label name."""
         names.check_subdir_or_404(subdir)
+        names.check_label(label)
         with Session(self._engine) as s:
             found = repo.index_serial(s, owner_login, label, subdir)
             if found is None:
@@ -157,6 +159,7 @@ class ChannelService:
                      ) -> File:
         """The file a channel URL names, if this principal may download it (else ``NotFound``)."""
         names.check_subdir_or_404(subdir)
+        names.check_label(label)
         with self._uow() as uow:
             owner = repo.owner_by_login(uow.session, owner_login)
             if owner is None:
